@@ -1,0 +1,139 @@
+"""Element-wise activations: each forward with its backward directly below.
+
+Letters used in shapes: ``D`` is a layer's width, ``N`` the batch size. Every
+function here is element-wise, so ``Z`` (the pre-activation), ``A = f(Z)``
+(the activation) and their gradients all share one shape, ``(D, N)``.
+
+A backward takes the upstream gradient ``dA = dL/dA`` together with the cached
+``Z`` and ``A`` of the forward, and returns ``dZ = dL/dZ = dA ⊙ f'(Z)``. Where
+the derivative is cheapest and most accurate in terms of the output, it uses
+``A``: the seed's sigmoid rule ``dL/dH = dL/dĤ ⊙ Ĥ ⊙ (1 − Ĥ)`` is the example.
+
+The forms are numerically stable: no ``exp`` is ever taken of a large positive
+number, so pre-activations of ±1e4 give no overflow, NaN or warning in float32
+or float64. Where torch chooses a value (the subgradient of relu at 0, the
+threshold of softplus), these functions choose the same one.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+LEAKY_RELU_SLOPE = 0.01  # torch.nn.LeakyReLU's default negative_slope
+SOFTPLUS_THRESHOLD = 20.0  # torch.nn.Softplus: above this, softplus(z) = z
+ELU_ALPHA = 1.0  # torch.nn.ELU's default alpha
+
+
+def sigmoid_forward(Z: np.ndarray) -> np.ndarray:
+    """Ĥ = σ(H) = 1 / (1 + e^(−H)), computed without overflow.
+
+    ``e^(−|z|)`` never exceeds 1, and both branches below are exact rewritings
+    of σ: ``1 / (1 + e^(−z))`` for z ≥ 0 and ``e^z / (1 + e^z)`` for z < 0.
+    """
+    e = np.exp(-np.abs(Z))  # (D, N), each entry in (0, 1]
+    return np.where(Z >= 0, 1.0, e) / (1.0 + e)
+
+
+def sigmoid_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Seed: dL/dH = dL/dĤ ⊙ Ĥ ⊙ (1 − Ĥ), using the cached output Ĥ = A."""
+    return dA * A * (1.0 - A)
+
+
+def tanh_forward(Z: np.ndarray) -> np.ndarray:
+    """A = tanh(Z); np.tanh is bounded and never overflows."""
+    return np.tanh(Z)
+
+
+def tanh_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dL/dZ = dL/dA ⊙ (1 − A²), using the cached output."""
+    return dA * (1.0 - A * A)
+
+
+def relu_forward(Z: np.ndarray) -> np.ndarray:
+    """A = max(Z, 0)."""
+    return np.maximum(Z, 0)
+
+
+def relu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dL/dZ = dL/dA ⊙ [Z > 0]; the subgradient at Z = 0 is 0, as in torch."""
+    return dA * (Z > 0)
+
+
+def leaky_relu_forward(Z: np.ndarray) -> np.ndarray:
+    """A = Z where Z > 0, else 0.01 · Z (torch's default slope)."""
+    return np.where(Z > 0, Z, Z * LEAKY_RELU_SLOPE)
+
+
+def leaky_relu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dL/dZ = dL/dA where Z > 0, else 0.01 · dL/dA; at Z = 0 the slope is 0.01, as in torch."""
+    return np.where(Z > 0, dA, dA * LEAKY_RELU_SLOPE)
+
+
+def identity_forward(Z: np.ndarray) -> np.ndarray:
+    """A = Z (the seed's linear output layer). Returns Z itself, not a copy."""
+    return Z
+
+
+def identity_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dL/dZ = dL/dA. Returns dA itself, not a copy."""
+    return dA
+
+
+def softplus_forward(Z: np.ndarray) -> np.ndarray:
+    """A = log(1 + e^Z), as torch.nn.Softplus (beta 1, threshold 20).
+
+    ``np.logaddexp(0, z) = max(z, 0) + log1p(e^(−|z|))`` never overflows. Above
+    the threshold torch returns z itself, and so does this function.
+    """
+    return np.where(Z > SOFTPLUS_THRESHOLD, Z, np.logaddexp(0, Z))
+
+
+def softplus_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dL/dZ = dL/dA ⊙ σ(Z); above the threshold the derivative is 1, as in torch."""
+    return dA * np.where(Z > SOFTPLUS_THRESHOLD, 1.0, sigmoid_forward(Z))
+
+
+def elu_forward(Z: np.ndarray) -> np.ndarray:
+    """A = Z where Z > 0, else α(e^Z − 1), with α = 1; expm1 only sees Z ≤ 0."""
+    return np.where(Z > 0, Z, ELU_ALPHA * np.expm1(np.minimum(Z, 0)))
+
+
+def elu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """dL/dZ = dL/dA where Z > 0, else dL/dA ⊙ (A + α), since d/dZ α(e^Z − 1) = A + α."""
+    return np.where(Z > 0, dA, dA * (A + ELU_ALPHA))
+
+
+class Activation(NamedTuple):
+    """A named forward/backward pair."""
+
+    name: str
+    forward: Callable[[np.ndarray], np.ndarray]
+    backward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("sigmoid", sigmoid_forward, sigmoid_backward),
+        Activation("tanh", tanh_forward, tanh_backward),
+        Activation("relu", relu_forward, relu_backward),
+        Activation("leaky_relu", leaky_relu_forward, leaky_relu_backward),
+        Activation("identity", identity_forward, identity_backward),
+        Activation("softplus", softplus_forward, softplus_backward),
+        Activation("elu", elu_forward, elu_backward),
+    )
+}
+
+
+def get_activation(name: str, argument: str = "activation") -> Activation:
+    """Look an activation up by name; an unknown name is a ValueError listing the known ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"{argument} must be a str naming an activation, one of "
+                        f"{sorted(ACTIVATIONS)}; got {type(name).__name__} {name!r}")
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown {argument} {name!r}; known activations: "
+                         f"{', '.join(sorted(ACTIVATIONS))}") from None

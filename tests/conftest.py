@@ -1,0 +1,62 @@
+"""Shared fixtures and helpers: the shape list, seeded data, and the one place tests compare arrays.
+
+Tolerances are not defined here but in ``manual_backprop.tolerances`` (one
+table per dtype, with the reasons), so that the tests and the gradient checker
+use the same numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from manual_backprop.tolerances import Tolerance, is_close, max_errors, tolerance_for
+
+DTYPES = {"f64": np.float64, "f32": np.float32}
+
+# (id, sizes, N): the seed's net, N = 1, widths of 1, non-square layers, depth 1 to 3.
+SHAPES = [
+    ("seed-4-16-2-N32", [4, 16, 2], 32),
+    ("N1", [3, 5, 2], 1),
+    ("width1-1-1-1", [1, 1, 1], 4),
+    ("hidden1-6-1-3", [6, 1, 3], 7),
+    ("nonsquare-7-3-5", [7, 3, 5], 9),
+    ("depth1-5-3", [5, 3], 6),
+    ("depth2-4-6-3-2", [4, 6, 3, 2], 5),
+    ("depth3-3-8-5-4-2", [3, 8, 5, 4, 2], 10),
+]
+
+
+def make_data(sizes, N, loss="half_sse", seed=0, scale=1.0):
+    """Seeded inputs (D_I, N) and targets: (D_O, N) dense, or (N,) class indices."""
+    rng = np.random.default_rng(seed)
+    I = scale * rng.standard_normal((sizes[0], N))
+    if loss == "softmax_cross_entropy":
+        Y = rng.integers(0, sizes[-1], size=N)
+    else:
+        Y = rng.standard_normal((sizes[-1], N))
+    return I, Y
+
+
+def assert_close(actual, expected, what: str, tol: Tolerance) -> None:
+    """Fail with the name of the compared quantity and its max errors when not close."""
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, expected {expected.shape}"
+    abs_err, rel_err = max_errors(actual, expected)
+    assert is_close(actual, expected, tol), (
+        f"{what}: max abs error {abs_err:.3e}, max rel error {rel_err:.3e} "
+        f"(tolerance rtol={tol.rtol:g}, atol={tol.atol:g})")
+
+
+def assert_grads_close(grads, expected, dtype, source: str) -> None:
+    """Compare two gradient dicts key by key, in the net's order (the output layer's first)."""
+    assert list(grads) == list(expected), f"gradient keys {list(grads)}, expected {list(expected)}"
+    tol = tolerance_for(dtype)
+    for key in reversed(list(expected)):
+        assert_close(grads[key], expected[key], f"dL/d{key} vs {source}", tol)
+
+
+@pytest.fixture(params=list(DTYPES.values()), ids=list(DTYPES))
+def dtype(request):
+    return request.param

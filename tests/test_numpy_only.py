@@ -1,0 +1,12 @@
+"""manual_backprop is NumPy only: importing and running it never loads torch."""
+
+import subprocess
+import sys
+
+
+def test_manual_backprop_never_imports_torch():
+    code = ("import sys, numpy as np; import manual_backprop as mb; "
+            "net = mb.MLP([3, 4, 2]); net.forward(np.ones((3, 5))); net.backward(np.zeros((2, 5))); "
+            "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,6 @@
+"""torch_ref: the torch.nn twin of manual_backprop.MLP and the autograd oracle."""
+
+from .autograd import AutogradResult, autograd_grads, run_autograd
+from .model import TorchMLP
+
+__all__ = ["TorchMLP", "autograd_grads", "run_autograd", "AutogradResult"]
