@@ -20,7 +20,7 @@ from .diagnose import activation_hypotheses, as_numeric_array, diagnose
 from .gradcheck import numerical_grads
 from .hints import fix_line
 from .report import GradientReport, ParamCheck
-from .tolerances import FINITE_DIFFERENCE, Tolerance, max_errors, tolerance_for
+from .tolerances import FINITE_DIFFERENCE, TOLERANCES, Tolerance, max_errors, tolerance_for
 
 
 def validate_inputs(net, I, Y, grads) -> tuple[np.ndarray, np.ndarray]:
@@ -56,14 +56,28 @@ def describe(net, N: int) -> str:
             f"{np.dtype(net.dtype).name}), N = {N}")
 
 
+def _loosest(tol: Tolerance, *dtypes) -> Tolerance:
+    """``tol``, loosened to the tolerance of any candidate dtype in the table that is looser.
+
+    A float32 candidate for a float64 net is right up to float32 rounding, and passes as such.
+    """
+    for dt in dtypes:
+        if dt in TOLERANCES:
+            other = TOLERANCES[dt]
+            tol = Tolerance(max(tol.rtol, other.rtol), max(tol.atol, other.atol))
+    return tol
+
+
 def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name: str,
                       tol: Tolerance) -> GradientReport:
     """The report on candidate ``grads`` against ``reference`` (a dict shaped like net.params).
 
-    Diagnoses every failing parameter; the activation-derivative hypotheses are
+    The tolerance is ``tol``, or the table's tolerance for the candidate's dtype
+    when that is looser. Diagnoses every failing parameter; the activation-derivative hypotheses are
     recomputed only when some parameter fails with the right shape.
     """
     N = np.shape(I)[1]
+    tol = _loosest(tol, *(v.dtype for v in grads.values() if isinstance(v, np.ndarray)))
     hypotheses = None
     checks = {}
     for key, ref in reference.items():
