@@ -1,0 +1,120 @@
+"""Check anyone's gradients for a net and name the mistake: the shared core and the torch-free oracle.
+
+    from manual_backprop.check import check_gradients_fd
+    report = check_gradients_fd(net, I, Y, grads)   # against central finite differences, float64
+    print(report)
+
+``torch_ref.check_gradients`` is the same check against autograd. Both leave
+the net exactly as it was: they never call ``net.forward``, so ``net.params``
+(bit for bit) and the net's forward cache (what the next ``net.backward``
+uses) are untouched; all work happens on copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .diagnose import activation_hypotheses, as_numeric_array, diagnose
+from .gradcheck import numerical_grads
+from .hints import fix_line
+from .report import GradientReport, ParamCheck
+from .tolerances import FINITE_DIFFERENCE, TOLERANCES, Tolerance, max_errors, tolerance_for
+
+
+def validate_inputs(net, I, Y, grads) -> tuple[np.ndarray, np.ndarray]:
+    """Raise TypeError/ValueError naming the argument on bad input; return I and Y as arrays."""
+    if not (hasattr(net, "params") and hasattr(net, "sizes") and hasattr(net, "_loss")):
+        raise TypeError(f"net must be a manual_backprop.MLP; got {type(net).__name__}")
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"grads must be a dict of parameter name → gradient array (keys "
+                        f"{list(net.params)}); got {type(grads).__name__}")
+    I = np.asarray(I)
+    D_I, D_O = net.sizes[0], net.sizes[-1]
+    if I.ndim != 2 or I.shape[0] != D_I or I.shape[1] < 1:
+        hint = ("; inputs are features × batch, did you mean I.T?"
+                if I.ndim == 2 and I.shape[1] == D_I else "")
+        raise ValueError(f"I must have shape (D_I, N) = ({D_I}, N); got {I.shape}{hint}")
+    N = I.shape[1]
+    Y = np.asarray(Y)
+    if net._loss.targets == "class_index":
+        if Y.shape != (N,):
+            raise ValueError(f"Y must hold class indices of shape (N,) = ({N},); got {Y.shape}")
+        if Y.dtype.kind not in "iu" or Y.min() < 0 or Y.max() >= D_O:
+            raise ValueError(f"Y must hold integer class indices in [0, {D_O}); got dtype "
+                             f"{Y.dtype} with values in [{Y.min()}, {Y.max()}]")
+    elif Y.shape != (D_O, N):
+        hint = "; targets are features × batch, did you mean Y.T?" if Y.shape == (N, D_O) else ""
+        raise ValueError(f"Y must have shape (D_O, N) = ({D_O}, {N}); got {Y.shape}{hint}")
+    return I, Y
+
+
+def describe(net, N: int) -> str:
+    """A short description of the net and batch, for the report's heading."""
+    return (f"MLP({list(net.sizes)}, {net.activation} → {net.output_activation}, {net.loss_name}, "
+            f"{np.dtype(net.dtype).name}), N = {N}")
+
+
+def _loosest(tol: Tolerance, *dtypes) -> Tolerance:
+    """``tol``, loosened to the tolerance of any candidate dtype in the table that is looser.
+
+    A float32 candidate for a float64 net is right up to float32 rounding, and passes as such.
+    """
+    for dt in dtypes:
+        if dt in TOLERANCES:
+            other = TOLERANCES[dt]
+            tol = Tolerance(max(tol.rtol, other.rtol), max(tol.atol, other.atol))
+    return tol
+
+
+def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name: str,
+                      tol: Tolerance) -> GradientReport:
+    """The report on candidate ``grads`` against ``reference`` (a dict shaped like net.params).
+
+    The tolerance is ``tol``, or the table's tolerance for the candidate's dtype
+    when that is looser. Diagnoses every failing parameter; the activation-derivative hypotheses are
+    recomputed only when some parameter fails with the right shape.
+    """
+    N = np.shape(I)[1]
+    tol = _loosest(tol, *(v.dtype for v in grads.values() if isinstance(v, np.ndarray)))
+    hypotheses = None
+    checks = {}
+    for key, ref in reference.items():
+        ref = np.asarray(ref, dtype=np.float64)
+        value = grads.get(key)
+        cand = as_numeric_array(value) if value is not None else None
+        got_shape = cand.shape if cand is not None else None
+        if cand is not None and cand.shape == ref.shape:
+            abs_err, rel_err = max_errors(cand, ref)
+        else:
+            abs_err = rel_err = float("nan")
+        diagnosis = diagnose(value, ref, tol, N, hypotheses or (), key)
+        if diagnosis is not None and diagnosis.code == "unknown" and hypotheses is None:
+            hypotheses = activation_hypotheses(net, I, Y)  # computed once, when first needed
+            diagnosis = diagnose(value, ref, tol, N, hypotheses, key)
+        fix = ""
+        if diagnosis is not None:
+            fix = fix_line(key, diagnosis, got_shape, net.sizes, N, net.activation,
+                           net.output_activation, net.loss_name)
+        checks[key] = ParamCheck(
+            name=key, shape=ref.shape, got_shape=got_shape, passed=diagnosis is None,
+            max_abs_err=abs_err, max_rel_err=rel_err,
+            diagnosis=None if diagnosis is None else diagnosis.code,
+            detail="" if diagnosis is None else diagnosis.detail, fix=fix)
+    unexpected = tuple(k for k in grads if k not in reference)
+    return GradientReport(checks, reference_name, tol, describe(net, N), unexpected)
+
+
+def check_gradients_fd(net, I, Y, grads: Mapping) -> GradientReport:
+    """Check candidate ``grads`` against central finite differences (float64), without torch.
+
+    I: (D_I, N). Y: (D_O, N), or class indices (N,). grads: a dict keyed like
+    net.params. The tolerance is the looser of the finite-difference one and
+    the net dtype's, since the candidate is at most as accurate as its dtype.
+    Costs two forward passes per parameter entry: meant for small nets.
+    """
+    I, Y = validate_inputs(net, I, Y, grads)
+    fd, own = FINITE_DIFFERENCE, tolerance_for(net.dtype)
+    tol = Tolerance(max(fd.rtol, own.rtol), max(fd.atol, own.atol))
+    return compare_gradients(net, I, Y, grads, numerical_grads(net, I, Y), "finite differences", tol)

@@ -1,0 +1,87 @@
+"""The gradient checker's report: one row per parameter, and a readable table. NumPy only.
+
+Both oracles return it: ``torch_ref.check_gradients`` (against autograd) and
+``manual_backprop.check.check_gradients_fd`` (against finite differences).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .tolerances import Tolerance
+
+
+@dataclass(frozen=True)
+class ParamCheck:
+    """The verdict on one parameter's candidate gradient.
+
+    ``max_abs_err`` and ``max_rel_err`` (relative to the largest reference
+    entry, as in ``tolerances.max_errors``) are NaN when the shapes differ.
+    ``diagnosis`` is None when the gradient passes, else a code from
+    ``manual_backprop.diagnose.CODES``; ``fix`` is then one line naming the
+    seed equation, with concrete shapes, that gives the right gradient.
+    """
+
+    name: str
+    shape: tuple
+    got_shape: Optional[tuple]
+    passed: bool
+    max_abs_err: float
+    max_rel_err: float
+    diagnosis: Optional[str] = None
+    detail: str = ""
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class GradientReport:
+    """Per-parameter verdicts (``params``, keyed like net.params) against one reference.
+
+    ``passed`` is True when every parameter passes and the candidate has no
+    keys the net does not have (listed in ``unexpected``).
+    """
+
+    params: dict
+    reference: str  # "autograd" or "finite differences"
+    tolerance: Tolerance
+    context: str  # the net and batch checked, e.g. "MLP([4, 16, 2], sigmoid → identity, half_sse), N = 32"
+    unexpected: tuple = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        return not self.unexpected and all(p.passed for p in self.params.values())
+
+    @property
+    def failures(self) -> list:
+        """The ParamChecks that failed, output layer first."""
+        return [p for p in reversed(list(self.params.values())) if not p.passed]
+
+    def __str__(self) -> str:
+        tol = self.tolerance
+        head = (f"gradient check against {self.reference} (rtol {tol.rtol:g}, atol {tol.atol:g}): "
+                f"{self.context}")
+        rows = [("parameter", "shape", "max abs err", "max rel err", "result")]
+        for p in reversed(list(self.params.values())):  # output layer first, as backprop goes
+            shape = "×".join(map(str, p.shape))
+            if p.got_shape is not None and p.got_shape != p.shape:
+                shape += " (got " + ("×".join(map(str, p.got_shape)) or "scalar") + ")"
+            result = "ok" if p.passed else f"FAIL {p.diagnosis}"
+            rows.append((p.name, shape, _num(p.max_abs_err), _num(p.max_rel_err), result))
+        for key in self.unexpected:
+            rows.append((str(key), "", "", "", "FAIL unexpected key"))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = [head] + ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines += ["  " + p.fix for p in self.failures]
+        if self.unexpected:
+            lines.append(f"  unexpected keys {list(self.unexpected)}; the gradient dict must have "
+                         f"exactly the keys of net.params: {list(self.params)}")
+        lines.append("PASSED" if self.passed else
+                     f"FAILED: {len(self.failures) + len(self.unexpected)} of "
+                     f"{len(self.params) + len(self.unexpected)} wrong")
+        return "\n".join(lines)
+
+
+def _num(x: float) -> str:
+    return "—" if math.isnan(x) else f"{x:.2e}"
