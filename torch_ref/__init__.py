@@ -1,7 +1,30 @@
-"""torch_ref: the torch.nn twin of manual_backprop.MLP and the autograd oracle."""
+"""torch_ref: the torch.nn twin of manual_backprop.MLP and the autograd oracle.
 
-from .autograd import AutogradResult, autograd_grads, run_autograd
-from .check import check_gradients
-from .model import TorchMLP
+Names are loaded on first use, so importing the package (as pytest does for
+the ``backprop_oracle`` plugin in every session) costs nothing until torch is
+really needed.
+"""
 
-__all__ = ["TorchMLP", "autograd_grads", "run_autograd", "AutogradResult", "check_gradients"]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "TorchMLP": ".model",
+    "autograd_grads": ".autograd",
+    "run_autograd": ".autograd",
+    "AutogradResult": ".autograd",
+    "check_gradients": ".check",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

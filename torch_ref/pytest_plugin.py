@@ -24,9 +24,16 @@ import pytest
 from manual_backprop.check import check_gradients_fd
 from manual_backprop.grading import DEFAULT_CASES, grade, summary
 
-from .check import check_gradients
 
-REFERENCES = {"autograd": check_gradients, "finite_differences": check_gradients_fd}
+
+def _reference(name: str):
+    """The checker for ``reference``; torch is imported only when autograd is asked for."""
+    if name == "autograd":
+        from .check import check_gradients  # imports torch: only when a test uses the fixture
+        return check_gradients
+    if name == "finite_differences":
+        return check_gradients_fd
+    raise ValueError(f"reference must be one of ['autograd', 'finite_differences']; got {name!r}")
 
 
 class BackpropOracle:
@@ -37,10 +44,9 @@ class BackpropOracle:
     def results(self, backward, *, cases=None, activation="sigmoid", output_activation="identity",
                 loss="half_sse", reference="autograd"):
         """The CaseResults (case, report) without failing, for tests that want to look closer."""
-        if reference not in REFERENCES:
-            raise ValueError(f"reference must be one of {sorted(REFERENCES)}; got {reference!r}")
+        check = _reference(reference)
         return grade(backward, self.cases if cases is None else cases, activation,
-                     output_activation, loss, REFERENCES[reference])
+                     output_activation, loss, check)
 
     def __call__(self, backward, **config):
         """Check ``backward`` on every case; pytest.fail with the failing tables when any is wrong."""
