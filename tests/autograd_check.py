@@ -16,7 +16,8 @@ from torch_ref import run_autograd
 from conftest import assert_close
 from error_scales import error_scales
 
-SEEN: list[tuple[str, str, float]] = []  # (dtype name, quantity, max error / scale)
+# (dtype name, quantity, max error / max|expected|, max error / rounding scale or None)
+SEEN: list[tuple[str, str, float, float | None]] = []
 
 
 def _check(actual, expected, what: str, dtype, scale: float | None) -> None:
@@ -24,7 +25,7 @@ def _check(actual, expected, what: str, dtype, scale: float | None) -> None:
     tol = tolerance_for(dtype)
     if scale is None:
         assert_close(actual, expected, what, tol)
-        rel = max_errors(actual, expected)[1]
+        rel_to_max, rel = max_errors(actual, expected)[1], None
     else:
         actual, expected = np.asarray(actual), np.asarray(expected)
         assert actual.shape == expected.shape, f"{what}: shape {actual.shape}, expected {expected.shape}"
@@ -33,7 +34,7 @@ def _check(actual, expected, what: str, dtype, scale: float | None) -> None:
         assert abs_err <= tol.rtol * scale + tol.atol, (
             f"{what}: max abs error {abs_err:.3e}, {rel:.3e} of its rounding scale {scale:.3e} "
             f"({rel_to_max:.3e} of max|expected|; tolerance rtol={tol.rtol:g}, atol={tol.atol:g})")
-    SEEN.append((np.dtype(dtype).name, what, rel))
+    SEEN.append((np.dtype(dtype).name, what, rel_to_max, rel))
 
 
 def check_against_autograd(net, I, Y, rounding_scaled: bool = False) -> dict:
