@@ -6,8 +6,11 @@ function here is element-wise, so ``Z`` (the pre-activation), ``A = f(Z)``
 
 A backward takes the upstream gradient ``dA = dL/dA`` together with the cached
 ``Z`` and ``A`` of the forward, and returns ``dZ = dL/dZ = dA ⊙ f'(Z)``. Where
-the derivative is cheapest and most accurate in terms of the output, it uses
-``A``: the seed's sigmoid rule ``dL/dH = dL/dĤ ⊙ Ĥ ⊙ (1 − Ĥ)`` is the example.
+the seed and torch write the derivative in terms of the output, so does this
+module: the seed's sigmoid rule ``dL/dH = dL/dĤ ⊙ Ĥ ⊙ (1 − Ĥ)`` is the example,
+and tanh's ``1 − A²`` follows it. Near saturation these lose relative precision
+to cancellation (``1 − Ĥ`` of an Ĥ within a few ulps of 1), in torch as here;
+``manual_backprop.tolerances`` says what that means for comparisons.
 
 The forms are numerically stable: no ``exp`` is ever taken of a large positive
 number, so pre-activations of ±1e4 give no overflow, NaN or warning in float32
@@ -101,8 +104,13 @@ def elu_forward(Z: np.ndarray) -> np.ndarray:
 
 
 def elu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """dL/dZ = dL/dA where Z > 0, else dL/dA ⊙ (A + α), since d/dZ α(e^Z − 1) = A + α."""
-    return np.where(Z > 0, dA, dA * (A + ELU_ALPHA))
+    """dL/dZ = dL/dA where Z > 0, else dL/dA ⊙ α e^Z (at Z = 0 the slope is α, as in torch).
+
+    Written with e^Z, not as the equal A + α: for Z ≪ 0, A ≈ −α and A + α
+    would cancel to a few correct digits (or to 0), while e^Z keeps full
+    relative precision. torch's ELU backward uses e^Z too.
+    """
+    return np.where(Z > 0, dA, dA * (ELU_ALPHA * np.exp(np.minimum(Z, 0))))  # e^Z ≤ 1: no overflow
 
 
 class Activation(NamedTuple):

@@ -57,6 +57,14 @@ def assert_grads_close(grads, expected, dtype, source: str) -> None:
         assert_close(grads[key], expected[key], f"dL/d{key} vs {source}", tol)
 
 
+def pytest_configure(config):
+    """One torch thread per test process: the matrices here are tiny, and under xdist
+    several processes each spinning a thread pool on a busy machine ran the suite 5× slower."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(params=list(DTYPES.values()), ids=list(DTYPES))
 def dtype(request):
     return request.param
