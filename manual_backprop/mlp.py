@@ -14,6 +14,7 @@ import numpy as np
 from .activations import get_activation
 from .losses import get_loss
 from .network import layer_names, network_backward, network_forward
+from .persistence import load_mlp, save_mlp
 from .validation import (SUPPORTED_DTYPES, as_class_targets, as_dense_targets, as_inputs, as_outputs,
                          check_dtype, check_grads, check_lr, check_seed, check_sizes, sgd_values)
 
@@ -95,6 +96,15 @@ class MLP:
         L = self.loss(O, Y)
         self.sgd_step(self.backward(Y), lr)
         return L
+
+    def save(self, path) -> None:
+        """Write the parameters and the configuration to the .npz file ``path`` (no suffix is added)."""
+        save_mlp(self, path)
+
+    @classmethod
+    def load(cls, path) -> "MLP":
+        """The net saved at ``path`` by ``save``, parameters bit-exact; a damaged file is a ValueError."""
+        return load_mlp(cls, path)
 
     def _targets(self, Y, N: int, batch_of: str) -> np.ndarray:
         if self._loss.targets == "class_index":

@@ -2,5 +2,7 @@
 
 from .autograd import AutogradResult, autograd_grads, run_autograd
 from .model import TorchMLP
+from .state_dict import params_from_state_dict, state_dict_from_params
 
-__all__ = ["TorchMLP", "autograd_grads", "run_autograd", "AutogradResult"]
+__all__ = ["TorchMLP", "autograd_grads", "run_autograd", "AutogradResult",
+           "params_from_state_dict", "state_dict_from_params"]
