@@ -33,7 +33,7 @@ def check_dtype(dtype) -> np.dtype:
         dt = np.dtype(dtype)
     except (TypeError, ValueError):
         dt = None
-    if dt not in SUPPORTED_DTYPES:
+    if dt is None or dt not in SUPPORTED_DTYPES:  # (dtype == None is True for float64)
         raise ValueError(f"dtype must be one of {[d.name for d in SUPPORTED_DTYPES]}; got {dtype!r}")
     return dt
 
@@ -198,7 +198,7 @@ def as_class_targets(Y, D_O: int, N: int, batch_of: str, name: str = "Y") -> np.
         check_finite(a, name, "class indices are whole numbers")
         if (a != np.round(a)).any():
             raise ValueError(f"{expected}; got fractional values such as {a[a != np.round(a)][0].item()!r}")
-    lo, hi = a.min().item(), a.max().item()
+    lo, hi = int(a.min()), int(a.max())  # finite and whole by now
     if lo < 0:
         raise ValueError(f"{expected}; got a negative label {lo!r}")
     if hi >= D_O:
