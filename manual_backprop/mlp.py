@@ -86,15 +86,25 @@ class MLP:
         Everything is checked and every new value computed before the first write,
         so a call that raises leaves the parameters bit-identical.
         """
-        new = sgd_values(self.params, check_grads(grads, self.params), check_lr(lr))
+        new = sgd_values(self.params, check_grads(grads, self.params, finite=False), check_lr(lr))
         for key, p in self.params.items():
             p[...] = new[key]
 
     def train_step(self, I, Y, lr: float) -> float:
-        """One SGD step on a mini-batch: forward, loss, backward, update. Returns the loss before the step."""
-        O = self.forward(I)
-        L = self.loss(O, Y)
-        self.sgd_step(self.backward(Y), lr)
+        """One SGD step on a mini-batch: forward, loss, backward, update. Returns the loss before the step.
+
+        I, Y and lr are checked once, up front; the gradients it computes itself
+        need only the update's NaN/inf scan. A call that raises changes nothing.
+        """
+        lr = check_lr(lr)
+        O = self.forward(I)  # checks I
+        Y = self._targets(Y, O.shape[1], "I's batch")
+        L = self._loss.forward(O, Y)
+        grads = network_backward(self.params, self.layer_names, self._activations, self._cache,
+                                 self._loss.backward(O, Y))
+        new = sgd_values(self.params, grads, lr)
+        for key, p in self.params.items():
+            p[...] = new[key]
         return L
 
     def save(self, path) -> None:

@@ -18,6 +18,7 @@ checker that wants the same errors as ``MLP``.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 
@@ -71,10 +72,12 @@ def check_seed(seed) -> int | None:
 
 def check_lr(lr) -> float:
     """The learning rate: a finite real number ≥ 0, returned as a Python float."""
+    if type(lr) is float and 0.0 <= lr < math.inf:  # the common case, without the slower checks below
+        return lr
     if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real):
         raise TypeError(f"lr must be a real number ≥ 0 (the learning rate); got {type(lr).__name__} {lr!r}")
     lr = float(lr)
-    if not np.isfinite(lr):
+    if not math.isfinite(lr):
         raise ValueError(f"lr must be a finite number ≥ 0; got {lr!r}")
     if lr < 0:
         raise ValueError(f"lr must be ≥ 0; got {lr!r}: the update is w := w − lr · dL/dw, "
@@ -89,6 +92,8 @@ def as_real_array(x, name: str, dtype: np.dtype | None) -> np.ndarray:
     silent inf. ``dtype=None`` keeps the array's own dtype. Finiteness is
     checked separately, by ``check_finite``.
     """
+    if type(x) is np.ndarray and dtype is not None and x.dtype == dtype:  # the common case
+        return x
     if x is None:
         raise TypeError(f"{name} must be an array of numbers; got None")
     try:
@@ -112,9 +117,22 @@ def as_real_array(x, name: str, dtype: np.dtype | None) -> np.ndarray:
                              f"(±{np.finfo(dtype).max:.3g})") from None
 
 
+def all_finite(a: np.ndarray) -> bool:
+    """True when no entry of the float array ``a`` is NaN or ±inf.
+
+    Fast path: ``a · a`` (one BLAS dot, no temporary) is finite only if every
+    entry is, since a NaN or an inf makes a square NaN or inf and a sum of
+    non-negative squares cannot cancel it. It can also be inf when finite
+    entries are merely huge (squares beyond the dtype's range), so only a
+    non-finite dot falls back to the exact element-wise test. BLAS raises no
+    floating-point warning on that overflow.
+    """
+    return math.isfinite(np.vdot(a, a)) or bool(np.isfinite(a).all())
+
+
 def check_finite(a: np.ndarray, name: str, hint: str = "") -> None:
-    """ValueError if ``a`` holds NaN or ±inf (one isfinite pass; a sum could overflow or miss nothing)."""
-    if not np.isfinite(a).all():
+    """ValueError if the float array ``a`` holds NaN or ±inf, with the count of each."""
+    if not all_finite(a):
         n_nan = int(np.isnan(a).sum())
         n_inf = a.size - n_nan - int(np.isfinite(a).sum())
         raise ValueError(f"{name} must be finite; got {n_nan} NaN and {n_inf} ±inf of {a.size} entries"
@@ -209,6 +227,8 @@ def as_class_targets(Y, D_O: int, N: int, batch_of: str, name: str = "Y") -> np.
 
 def check_grad_keys(grads, params: Mapping, name: str = "grads") -> None:
     """``grads`` is a dict with exactly the keys of ``params``; names the missing and extra ones."""
+    if type(grads) is dict and grads.keys() == params.keys():  # the common case
+        return
     if not isinstance(grads, Mapping):
         raise TypeError(f"{name} must be a dict keyed like net.params ({', '.join(params)}); "
                         f"got {type(grads).__name__}")
@@ -236,26 +256,37 @@ def check_grad_shape(g: np.ndarray, key: str, p: np.ndarray, name: str = "grads"
     raise ValueError(f"{label} must have the shape of net.params[{key!r}], {p.shape}; got {g.shape}{hint}")
 
 
-def as_grad(g, key: str, p: np.ndarray, name: str = "grads") -> np.ndarray:
-    """One gradient: real, shaped like its parameter, finite, cast to the parameter's dtype."""
-    label = f"{name}[{key!r}]"
-    g = as_real_array(g, label, p.dtype)
+GRAD_HINT = "did the forward or backward pass overflow? Try a smaller learning rate"
+
+
+def as_grad(g, key: str, p: np.ndarray, name: str = "grads", finite: bool = True) -> np.ndarray:
+    """One gradient: real, shaped like its parameter, cast to its dtype, and finite unless ``finite=False``."""
+    if not (type(g) is np.ndarray and g.dtype == p.dtype):  # the message is built only when needed
+        g = as_real_array(g, f"{name}[{key!r}]", p.dtype)
     check_grad_shape(g, key, p, name)
-    check_finite(g, label, "did the forward or backward pass overflow? Try a smaller learning rate")
+    if finite and not all_finite(g):
+        check_finite(g, f"{name}[{key!r}]", GRAD_HINT)
     return g
 
 
-def check_grads(grads, params: Mapping, name: str = "grads") -> dict[str, np.ndarray]:
-    """A whole gradient dict checked against ``params``: keys, then each array; returned cast, in params order."""
+def check_grads(grads, params: Mapping, name: str = "grads", finite: bool = True) -> dict[str, np.ndarray]:
+    """A whole gradient dict checked against ``params``: keys, then each array; returned cast, in params order.
+
+    ``finite=False`` leaves out the NaN/inf scan, for a caller (``sgd_values``)
+    that scans the updated values instead.
+    """
     check_grad_keys(grads, params, name)
-    return {key: as_grad(grads[key], key, p, name) for key, p in params.items()}
+    return {key: as_grad(grads[key], key, p, name, finite) for key, p in params.items()}
 
 
-def sgd_values(params: Mapping, grads: Mapping, lr: float) -> dict[str, np.ndarray]:
+def sgd_values(params: Mapping, grads: Mapping, lr: float, name: str = "grads") -> dict[str, np.ndarray]:
     """The new values w − lr · dL/dw for every parameter, computed aside so nothing is written yet.
 
-    ``grads`` and ``lr`` must already be checked. An update that overflows the
-    dtype (a huge lr in float32) is a ValueError here, before any parameter changes.
+    ``grads`` must already have the right keys, shapes and dtype, and ``lr`` be
+    checked. Each new value is scanned once for NaN and ±inf, which catches both
+    a non-finite gradient (lr > 0 carries it through; lr = 0 makes 0 · inf an
+    error) and an update that overflows the dtype (a huge lr in float32): a
+    ValueError that names the culprit, before any parameter changes.
     """
     new = {}
     with np.errstate(over="raise", invalid="raise"):  # overflow is an error here, not a silent inf
@@ -263,6 +294,11 @@ def sgd_values(params: Mapping, grads: Mapping, lr: float) -> dict[str, np.ndarr
             try:
                 new[key] = p - lr * grads[key]  # (fan_out, fan_in) or (fan_out, 1), like p
             except FloatingPointError:
-                raise ValueError(f"the update of {key!r}, w − lr · dL/dw with lr = {lr!r}, overflows "
-                                 f"{p.dtype.name}: the learning rate or the gradient is too large") from None
+                new[key] = None
+    for key, w in new.items():
+        if w is None or not all_finite(w):
+            check_finite(grads[key], f"{name}[{key!r}]", GRAD_HINT)
+            check_finite(params[key], f"net.params[{key!r}]", "the net had already diverged")
+            raise ValueError(f"the update of {key!r}, w − lr · dL/dw with lr = {lr!r}, overflows "
+                             f"{params[key].dtype.name}: the learning rate or the gradient is too large")
     return new
