@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from manual_backprop import MLP
+from manual_backprop.validation import all_finite
 
 from conftest import make_data
 from nothing_lost import assert_raises_nothing_lost
@@ -159,3 +160,29 @@ def test_float64_grads_for_a_float32_net_are_cast():
     twin.sgd_step({k: g.astype(np.float32) for k, g in grads.items()}, 0.1)
     for key, p in net.params.items():
         assert p.dtype == np.float32 and np.array_equal(p, twin.params[key]), key
+
+
+@pytest.mark.parametrize("dtype_name", ["f64", "f32"])
+@pytest.mark.parametrize("values,expected", [
+    pytest.param([1.0, -2.0], True, id="small"),
+    pytest.param(["max", "-max"], True, id="squares-overflow"),  # ± the dtype's largest finite value
+    pytest.param([np.nan, 1.0], False, id="nan"),
+    pytest.param([np.inf, 1.0], False, id="+inf"),
+    pytest.param([-np.inf, np.inf], False, id="-inf-and-+inf"),
+])
+def test_all_finite_fast_path_and_fallback(values, expected, dtype_name):
+    """The dot-product scan never misses a NaN/inf, and huge finite values (squares beyond range) pass."""
+    dtype = {"f64": np.float64, "f32": np.float32}[dtype_name]
+    big = np.finfo(dtype).max
+    a = np.array([{"max": big, "-max": -big}.get(v, v) for v in values], dtype=dtype).reshape(2, 1)
+    assert all_finite(a) is expected, f"all_finite({a.ravel()!r})"
+
+
+def test_huge_finite_gradients_are_not_mistaken_for_inf():
+    """Gradients whose squares overflow are finite: with a small enough lr the step goes through."""
+    net = MLP(SIZES, seed=0)
+    before = {k: v.copy() for k, v in net.params.items()}
+    grads = {k: np.full_like(p, 1e200) for k, p in net.params.items()}
+    net.sgd_step(grads, 1e-210)
+    for key, p in net.params.items():
+        assert np.array_equal(p, before[key] - 1e-210 * grads[key]), key
