@@ -15,8 +15,9 @@ from .activations import get_activation
 from .losses import get_loss
 from .network import layer_names, network_backward, network_forward
 from .persistence import load_mlp, save_mlp
-from .validation import (SUPPORTED_DTYPES, as_class_targets, as_dense_targets, as_inputs, as_outputs,
-                         check_dtype, check_grads, check_lr, check_seed, check_sizes, sgd_values)
+from .validation import (OUTPUT_HINT, SUPPORTED_DTYPES, all_finite, as_class_targets, as_dense_targets,
+                         as_inputs, as_outputs, check_dtype, check_finite, check_grads, check_lr, check_seed,
+                         check_sizes, sgd_values)
 
 class MLP:
     """A multilayer perceptron with hand-written backpropagation (NumPy only).
@@ -98,6 +99,8 @@ class MLP:
         """
         lr = check_lr(lr)
         O = self.forward(I)  # checks I
+        if not all_finite(O):
+            check_finite(O, "the output O", OUTPUT_HINT)
         Y = self._targets(Y, O.shape[1], "I's batch")
         L = self._loss.forward(O, Y)
         grads = network_backward(self.params, self.layer_names, self._activations, self._cache,

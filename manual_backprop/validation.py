@@ -25,7 +25,9 @@ from collections.abc import Mapping
 import numpy as np
 
 SUPPORTED_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
-REAL_KINDS = "biuf"  # bool, signed and unsigned int, float: cast to the net's dtype
+REAL_KINDS = "biuf"
+OUTPUT_HINT = ("did the forward pass overflow? The learning rate may be too large, "
+               "or the inputs may need scaling")  # bool, signed and unsigned int, float: cast to the net's dtype
 
 
 def check_dtype(dtype) -> np.dtype:
@@ -173,9 +175,7 @@ def as_inputs(I, D_I: int, dtype: np.dtype, name: str = "I") -> np.ndarray:
 
 def as_outputs(O, D_O: int, dtype: np.dtype, name: str = "O") -> np.ndarray:
     """Outputs ``O`` for the loss: a finite ``(D_O, N)`` array of ``dtype``."""
-    return as_batch(O, name, D_O, "D_O", dtype, "outputs",
-                    "did the forward pass overflow? The learning rate may be too large, "
-                    "or the inputs may need scaling")
+    return as_batch(O, name, D_O, "D_O", dtype, "outputs", OUTPUT_HINT)
 
 
 def as_dense_targets(Y, D_O: int, N: int, dtype: np.dtype, batch_of: str, name: str = "Y") -> np.ndarray:

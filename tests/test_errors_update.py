@@ -9,6 +9,8 @@ what their float form gives.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -16,7 +18,7 @@ from manual_backprop import MLP
 from manual_backprop.validation import all_finite
 
 from conftest import make_data
-from nothing_lost import assert_raises_nothing_lost
+from nothing_lost import assert_params_identical, assert_raises_nothing_lost, snapshot
 
 SIZES, N = [4, 16, 2], 32
 I, Y = make_data(SIZES, N, seed=1)
@@ -186,3 +188,14 @@ def test_huge_finite_gradients_are_not_mistaken_for_inf():
     net.sgd_step(grads, 1e-210)
     for key, p in net.params.items():
         assert np.array_equal(p, before[key] - 1e-210 * grads[key]), key
+
+
+def test_train_step_of_a_diverged_net_says_the_output_overflowed():
+    """A net whose b_O already holds inf outputs inf: an error with the hint, and nothing written."""
+    net = MLP(SIZES, seed=0)
+    net.params["b_O"][0, 0] = np.inf
+    before = snapshot(net)
+    with pytest.raises(ValueError, match=re.escape("the output O must be finite; got 0 NaN and 32 ±inf")
+                       + ".*did the forward pass overflow"):
+        net.train_step(I, Y, 0.1)
+    assert_params_identical(net, before, "train_step of a diverged net")
