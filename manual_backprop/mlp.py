@@ -50,6 +50,7 @@ class MLP:
             self.params["W_" + name] = rng.uniform(-bound, bound, (fan_out, fan_in)).astype(self.dtype)
             self.params["b_" + name] = rng.uniform(-bound, bound, (fan_out, 1)).astype(self.dtype)
         self._cache = None
+        self._update_buffers: dict[str, np.ndarray] = {}  # scratch for sgd_values, reused every step
 
     def __repr__(self) -> str:
         return (f"MLP(sizes={list(self.sizes)}, activation={self.activation!r}, "
@@ -62,9 +63,12 @@ class MLP:
         Keeps what backward needs (each layer's input, pre-activation and activation).
         A forward that raises leaves no cache, so a later backward cannot use stale data.
         """
-        self._cache = None
-        I = as_inputs(I, self.sizes[0], self.dtype)  # finite (D_I, N), cast to dtype
-        O, self._cache = network_forward(self.params, self.layer_names, self._activations, I)
+        try:
+            I = as_inputs(I, self.sizes[0], self.dtype)  # finite (D_I, N), cast to dtype
+            O, self._cache = network_forward(self.params, self.layer_names, self._activations, I)
+        except BaseException:
+            self._cache = None
+            raise
         return O
 
     def loss(self, O, Y) -> float:
@@ -87,7 +91,8 @@ class MLP:
         Everything is checked and every new value computed before the first write,
         so a call that raises leaves the parameters bit-identical.
         """
-        new = sgd_values(self.params, check_grads(grads, self.params, finite=False), check_lr(lr))
+        new = sgd_values(self.params, check_grads(grads, self.params, finite=False), check_lr(lr),
+                         self._update_buffers)
         for key, p in self.params.items():
             p[...] = new[key]
 
@@ -105,7 +110,7 @@ class MLP:
         L = self._loss.forward(O, Y)
         grads = network_backward(self.params, self.layer_names, self._activations, self._cache,
                                  self._loss.backward(O, Y))
-        new = sgd_values(self.params, grads, lr)
+        new = sgd_values(self.params, grads, lr, self._update_buffers)
         for key, p in self.params.items():
             p[...] = new[key]
         return L
