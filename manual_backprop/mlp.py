@@ -15,9 +15,10 @@ from .activations import get_activation
 from .losses import get_loss
 from .network import layer_names, network_backward, network_forward
 from .persistence import load_mlp, save_mlp
+from .update import SGDUpdate
 from .validation import (OUTPUT_HINT, SUPPORTED_DTYPES, all_finite, as_class_targets, as_dense_targets,
                          as_inputs, as_outputs, check_dtype, check_finite, check_grads, check_lr, check_seed,
-                         check_sizes, sgd_values)
+                         check_sizes)
 
 class MLP:
     """A multilayer perceptron with hand-written backpropagation (NumPy only).
@@ -50,7 +51,7 @@ class MLP:
             self.params["W_" + name] = rng.uniform(-bound, bound, (fan_out, fan_in)).astype(self.dtype)
             self.params["b_" + name] = rng.uniform(-bound, bound, (fan_out, 1)).astype(self.dtype)
         self._cache = None
-        self._update_buffers: dict[str, np.ndarray] = {}  # scratch for sgd_values, reused every step
+        self._update = SGDUpdate()  # the all-or-nothing update, with its scratch space
 
     def __repr__(self) -> str:
         return (f"MLP(sizes={list(self.sizes)}, activation={self.activation!r}, "
@@ -82,7 +83,8 @@ class MLP:
             raise RuntimeError("backward needs the cache of a successful forward pass: call "
                                "net.forward(I) first (a forward that raised leaves no cache)")
         O = self._cache[-1][2]  # (D_O, N): the last layer's activation
-        dO = self._loss.backward(O, self._targets(Y, O.shape[1], "the last forward's batch"))  # (D_O, N): seeds the backward
+        Y = self._targets(Y, O.shape[1], "the last forward's batch")
+        dO = self._loss.backward(O, Y)  # (D_O, N): seeds the backward
         return network_backward(self.params, self.layer_names, self._activations, self._cache, dO)
 
     def sgd_step(self, grads: dict, lr: float) -> None:
@@ -91,10 +93,7 @@ class MLP:
         Everything is checked and every new value computed before the first write,
         so a call that raises leaves the parameters bit-identical.
         """
-        new = sgd_values(self.params, check_grads(grads, self.params, finite=False), check_lr(lr),
-                         self._update_buffers)
-        for key, p in self.params.items():
-            p[...] = new[key]
+        self._update.apply(self.params, check_grads(grads, self.params, finite=False), check_lr(lr))
 
     def train_step(self, I, Y, lr: float) -> float:
         """One SGD step on a mini-batch: forward, loss, backward, update. Returns the loss before the step.
@@ -110,9 +109,7 @@ class MLP:
         L = self._loss.forward(O, Y)
         grads = network_backward(self.params, self.layer_names, self._activations, self._cache,
                                  self._loss.backward(O, Y))
-        new = sgd_values(self.params, grads, lr, self._update_buffers)
-        for key, p in self.params.items():
-            p[...] = new[key]
+        self._update.apply(self.params, grads, lr)
         return L
 
     def save(self, path) -> None:

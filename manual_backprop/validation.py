@@ -277,38 +277,3 @@ def check_grads(grads, params: Mapping, name: str = "grads", finite: bool = True
     """
     check_grad_keys(grads, params, name)
     return {key: as_grad(grads[key], key, p, name, finite) for key, p in params.items()}
-
-
-def sgd_values(params: Mapping, grads: Mapping, lr: float, out: dict | None = None,
-               name: str = "grads") -> dict[str, np.ndarray]:
-    """The new values w − lr · dL/dw for every parameter, computed aside so nothing is written yet.
-
-    ``grads`` must already have the right keys, shapes and dtype, and ``lr`` be
-    checked. Each new value is scanned once for NaN and ±inf, which catches both
-    a non-finite gradient (lr > 0 carries it through; lr = 0 makes 0 · inf an
-    error) and an update that overflows the dtype (a huge lr in float32): a
-    ValueError that names the culprit, before any parameter changes.
-
-    ``out``, a dict kept by the caller, holds one scratch array per parameter,
-    reused from step to step (made on first use), so that the update allocates
-    nothing; fresh arrays every step make large nets pay the allocator.
-    """
-    out = {} if out is None else out
-    failed = []
-    with np.errstate(over="raise", invalid="raise"):  # overflow is an error here, not a silent inf
-        for key, p in params.items():
-            w = out.get(key)
-            if w is None or w.shape != p.shape or w.dtype != p.dtype:
-                w = out[key] = np.empty_like(p)
-            try:
-                np.multiply(grads[key], lr, out=w)  # lr · dL/dw, shaped like p
-                np.subtract(p, w, out=w)  # w − lr · dL/dw
-            except FloatingPointError:
-                failed.append(key)
-    for key in params:
-        if key in failed or not all_finite(out[key]):
-            check_finite(grads[key], f"{name}[{key!r}]", GRAD_HINT)
-            check_finite(params[key], f"net.params[{key!r}]", "the net had already diverged")
-            raise ValueError(f"the update of {key!r}, w − lr · dL/dw with lr = {lr!r}, overflows "
-                             f"{params[key].dtype.name}: the learning rate or the gradient is too large")
-    return {key: out[key] for key in params}

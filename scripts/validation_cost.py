@@ -6,7 +6,8 @@
 "checked" is ``MLP.train_step``: forward, loss, backward, sgd_step, each
 checking its arguments (inputs and targets cast and ``isfinite``-scanned,
 the gradient dict's keys, shapes and finiteness, the learning rate) and
-sgd_step computing every new value aside before writing any. "unchecked" calls
+the update computing every new value aside and scanning them before writing
+any (``manual_backprop.update``). "unchecked" calls
 the same pure functions (``network_forward``, the loss, ``network_backward``)
 and updates in place, with no check at all. The two are timed interleaved,
 block by block, and the fastest block of each counts (noise on a shared
@@ -24,8 +25,8 @@ import numpy as np
 
 from manual_backprop import MLP
 from manual_backprop.network import network_backward, network_forward
-from manual_backprop.validation import (as_dense_targets, as_inputs, as_outputs, check_grads, check_lr,
-                                        sgd_values)
+from manual_backprop.update import SGDUpdate
+from manual_backprop.validation import as_dense_targets, as_inputs, as_outputs, check_grads, check_lr
 
 LR = 1e-6  # small, so that repeated steps on one batch leave the weights in range
 
@@ -70,6 +71,7 @@ def main(argv=None) -> int:
     O = net_checked.forward(I)
     grads = net_checked.backward(Y)
     D_I, D_O = args.sizes[0], args.sizes[-1]
+    params, update = {k: p.copy() for k, p in net_checked.params.items()}, SGDUpdate()
 
     steps = best_seconds({
         "checked": lambda: net_checked.train_step(I, Y, LR),
@@ -81,7 +83,8 @@ def main(argv=None) -> int:
         "targets Y (x2: loss, backward)": lambda: as_dense_targets(Y, D_O, args.N, dtype, "O's batch"),
         "grads dict": lambda: check_grads(grads, net_checked.params),
         "lr": lambda: check_lr(LR),
-        "update aside (sgd_values)": lambda: sgd_values(net_checked.params, grads, LR),
+        "update, all or nothing": lambda: update.apply(params, grads, LR),
+        "plain in-place update": lambda: [p.__isub__(LR * grads[k]) for k, p in params.items()],
     }, args.block, args.repeats)
 
     checked, unchecked = steps["checked"], steps["unchecked"]
