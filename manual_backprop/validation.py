@@ -272,7 +272,7 @@ def as_grad(g, key: str, p: np.ndarray, name: str = "grads", finite: bool = True
 def check_grads(grads, params: Mapping, name: str = "grads", finite: bool = True) -> dict[str, np.ndarray]:
     """A whole gradient dict checked against ``params``: keys, then each array; returned cast, in params order.
 
-    ``finite=False`` leaves out the NaN/inf scan, for a caller (``sgd_values``)
+    ``finite=False`` leaves out the NaN/inf scan, for a caller (``SGDUpdate.apply``)
     that scans the updated values instead.
     """
     check_grad_keys(grads, params, name)
