@@ -14,35 +14,11 @@ import numpy as np
 from .activations import get_activation
 from .losses import get_loss
 from .network import layer_names, network_backward, network_forward
-
-SUPPORTED_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
-
-
-def _check_dtype(dtype) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt not in SUPPORTED_DTYPES:
-        raise ValueError(f"dtype must be one of {[d.name for d in SUPPORTED_DTYPES]}; got {dtype!r}")
-    return dt
-
-
-def _check_sizes(sizes) -> tuple[int, ...]:
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"sizes must be a list of layer widths [D_I, D_H, ..., D_O]; got {sizes!r}")
-    if len(sizes) < 2:
-        raise ValueError(f"sizes must list at least an input and an output width, [D_I, D_O]; "
-                         f"got {list(sizes)!r}")
-    out = []
-    for i, s in enumerate(sizes):
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
-            raise TypeError(f"sizes[{i}] must be a positive int; got {type(s).__name__} {s!r}")
-        if s < 1:
-            raise ValueError(f"sizes[{i}] must be a positive int (a layer width); got {s!r}")
-        out.append(int(s))
-    return tuple(out)
-
+from .persistence import load_mlp, save_mlp
+from .update import SGDUpdate
+from .validation import (OUTPUT_HINT, SUPPORTED_DTYPES, all_finite, as_class_targets, as_dense_targets,
+                         as_inputs, as_outputs, check_dtype, check_finite, check_grads, check_lr, check_seed,
+                         check_sizes)
 
 class MLP:
     """A multilayer perceptron with hand-written backpropagation (NumPy only).
@@ -57,7 +33,7 @@ class MLP:
     def __init__(self, sizes: Sequence[int], activation: str = "sigmoid",
                  output_activation: str = "identity", loss: str = "half_sse",
                  dtype=np.float64, seed: int | None = 0):
-        self.sizes = _check_sizes(sizes)
+        self.sizes = check_sizes(sizes)
         self.activation = activation
         self.output_activation = output_activation
         self.loss_name = loss
@@ -65,8 +41,8 @@ class MLP:
         self._activations = ([get_activation(activation)] * (n_layers - 1)
                              + [get_activation(output_activation, "output_activation")])
         self._loss = get_loss(loss)
-        self.dtype = _check_dtype(dtype)
-        self.seed = seed
+        self.dtype = check_dtype(dtype)
+        self.seed = check_seed(seed)
         self.layer_names = layer_names(n_layers)
         rng = np.random.default_rng(seed)
         self.params: dict[str, np.ndarray] = {}
@@ -75,6 +51,7 @@ class MLP:
             self.params["W_" + name] = rng.uniform(-bound, bound, (fan_out, fan_in)).astype(self.dtype)
             self.params["b_" + name] = rng.uniform(-bound, bound, (fan_out, 1)).astype(self.dtype)
         self._cache = None
+        self._update = SGDUpdate()  # the all-or-nothing update, with its scratch space
 
     def __repr__(self) -> str:
         return (f"MLP(sizes={list(self.sizes)}, activation={self.activation!r}, "
@@ -85,41 +62,66 @@ class MLP:
         """O = f_O(W_O f(W_H I + b_H) + b_O). I: (D_I, N). Returns O: (D_O, N).
 
         Keeps what backward needs (each layer's input, pre-activation and activation).
+        A forward that raises leaves no cache, so a later backward cannot use stale data.
         """
-        I = np.asarray(I, dtype=self.dtype)
-        if I.ndim != 2 or I.shape[0] != self.sizes[0]:
-            hint = ("; inputs are features × batch, did you mean I.T?"
-                    if I.ndim == 2 and I.shape[1] == self.sizes[0] else "")
-            raise ValueError(f"I must have shape (D_I, N) = ({self.sizes[0]}, N); got {I.shape}{hint}")
-        O, self._cache = network_forward(self.params, self.layer_names, self._activations, I)
+        try:
+            I = as_inputs(I, self.sizes[0], self.dtype)  # finite (D_I, N), cast to dtype
+            O, self._cache = network_forward(self.params, self.layer_names, self._activations, I)
+        except BaseException:
+            self._cache = None
+            raise
         return O
 
     def loss(self, O, Y) -> float:
         """The configured loss of outputs O (D_O, N) against targets Y, as a Python float."""
-        O = np.asarray(O, dtype=self.dtype)
-        return self._loss.forward(O, self._targets(Y))
+        O = as_outputs(O, self.sizes[-1], self.dtype)  # finite (D_O, N)
+        return self._loss.forward(O, self._targets(Y, O.shape[1], "O's batch"))
 
     def backward(self, Y) -> dict[str, np.ndarray]:
         """Gradients of the loss at the last forward's output, keyed and shaped like params."""
         if self._cache is None:
-            raise RuntimeError("backward needs the cache of a forward pass: call net.forward(I) first")
+            raise RuntimeError("backward needs the cache of a successful forward pass: call "
+                               "net.forward(I) first (a forward that raised leaves no cache)")
         O = self._cache[-1][2]  # (D_O, N): the last layer's activation
-        dO = self._loss.backward(O, self._targets(Y))  # (D_O, N): seeds the backward
+        Y = self._targets(Y, O.shape[1], "the last forward's batch")
+        dO = self._loss.backward(O, Y)  # (D_O, N): seeds the backward
         return network_backward(self.params, self.layer_names, self._activations, self._cache, dO)
 
     def sgd_step(self, grads: dict, lr: float) -> None:
-        """Seed: w := w − α · dL/dw, in place, for every parameter."""
-        for key, p in self.params.items():
-            p -= lr * grads[key]
+        """Seed: w := w − α · dL/dw, in place, for every parameter.
+
+        Everything is checked and every new value computed before the first write,
+        so a call that raises leaves the parameters bit-identical.
+        """
+        self._update.apply(self.params, check_grads(grads, self.params, finite=False), check_lr(lr))
 
     def train_step(self, I, Y, lr: float) -> float:
-        """One SGD step on a mini-batch: forward, loss, backward, update. Returns the loss before the step."""
-        O = self.forward(I)
-        L = self.loss(O, Y)
-        self.sgd_step(self.backward(Y), lr)
+        """One SGD step on a mini-batch: forward, loss, backward, update. Returns the loss before the step.
+
+        I, Y and lr are checked once, up front; the gradients it computes itself
+        need only the update's NaN/inf scan. A call that raises changes nothing.
+        """
+        lr = check_lr(lr)
+        O = self.forward(I)  # checks I
+        if not all_finite(O):
+            check_finite(O, "the output O", OUTPUT_HINT)
+        Y = self._targets(Y, O.shape[1], "I's batch")
+        L = self._loss.forward(O, Y)
+        grads = network_backward(self.params, self.layer_names, self._activations, self._cache,
+                                 self._loss.backward(O, Y))
+        self._update.apply(self.params, grads, lr)
         return L
 
-    def _targets(self, Y) -> np.ndarray:
+    def save(self, path) -> None:
+        """Write the parameters and the configuration to the .npz file ``path`` (no suffix is added)."""
+        save_mlp(self, path)
+
+    @classmethod
+    def load(cls, path) -> "MLP":
+        """The net saved at ``path`` by ``save``, parameters bit-exact; a damaged file is a ValueError."""
+        return load_mlp(cls, path)
+
+    def _targets(self, Y, N: int, batch_of: str) -> np.ndarray:
         if self._loss.targets == "class_index":
-            return np.asarray(Y).astype(np.intp, copy=False)
-        return np.asarray(Y, dtype=self.dtype)
+            return as_class_targets(Y, self.sizes[-1], N, batch_of)  # (N,) ints in [0, D_O)
+        return as_dense_targets(Y, self.sizes[-1], N, self.dtype, batch_of)  # finite (D_O, N)

@@ -83,8 +83,8 @@ CATALOGUE = [
            "cache.append((X, Z, A))", "cache.append((A, Z, A))"),
     Mutant("loss gradient seeded from the pre-activation", MB + "mlp.py",
            "O = self._cache[-1][2]", "O = self._cache[-1][1]"),
-    Mutant("SGD ascends (w += α·dL/dw)", MB + "mlp.py",
-           "p -= lr * grads[key]", "p += lr * grads[key]"),
+    Mutant("SGD ascends (w += α·dL/dw)", MB + "update.py",
+           "np.subtract(p, w, out=w)", "np.add(p, w, out=w)"),
 ]
 
 

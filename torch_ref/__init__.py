@@ -15,6 +15,8 @@ _EXPORTS = {
     "run_autograd": ".autograd",
     "AutogradResult": ".autograd",
     "check_gradients": ".check",
+    "params_from_state_dict": ".state_dict",
+    "state_dict_from_params": ".state_dict",
 }
 
 __all__ = list(_EXPORTS)

@@ -1,0 +1,198 @@
+"""Parameters save and load exactly: MLP.save / MLP.load, and the torch twin's state_dict.
+
+Bit-exact means the bytes of every array are equal (not merely close), with
+the same keys, order, dtype and shape. A damaged file is a ValueError naming
+the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from manual_backprop import MLP
+from torch_ref import TorchMLP, params_from_state_dict, state_dict_from_params
+
+from conftest import SHAPES, make_data
+from nothing_lost import assert_params_identical
+
+CONFIGS = [
+    pytest.param(dict(), id="seed-defaults"),
+    pytest.param(dict(activation="tanh", output_activation="sigmoid", loss="mse"), id="tanh-sigmoid-mse"),
+    pytest.param(dict(activation="relu", loss="softmax_cross_entropy", seed=None), id="relu-xent-seedNone"),
+]
+SHAPE_CASES = [pytest.param(sizes, N, id=case_id) for case_id, sizes, N in SHAPES]
+
+
+def trained(sizes, N, dtype, **config):
+    """A net one SGD step away from its init, so the saved values are not just a replay of the seed."""
+    net = MLP(sizes, dtype=dtype, **{"seed": 3, **config})
+    I, Y = make_data(sizes, N, loss=net.loss_name, seed=4)
+    net.train_step(I, Y, 0.1)
+    return net
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("sizes,N", SHAPE_CASES)
+def test_save_load_round_trip_is_bit_exact(tmp_path, sizes, N, dtype, config):
+    net = trained(sizes, N, dtype, **config)
+    path = tmp_path / "net.npz"
+    net.save(path)
+    back = MLP.load(path)
+    assert repr(back) == repr(net), "configuration"
+    assert_params_identical(back, net.params, "MLP.load(net.save(...))")
+    I, _ = make_data(sizes, N, seed=5)
+    assert np.array_equal(back.forward(I), net.forward(I)), "forward of the loaded net"
+
+
+def test_file_is_plain_npz_at_the_exact_path(tmp_path):
+    net = trained([4, 16, 2], 8, np.float32)
+    path = tmp_path / "model"  # no suffix: saved exactly here, as with a file object
+    net.save(str(path))
+    assert sorted(os.listdir(tmp_path)) == ["model"], "no suffix added, no temporary file left behind"
+    with np.load(path, allow_pickle=False) as f:
+        assert sorted(f.files) == ["W_H", "W_O", "b_H", "b_O", "config"]
+        config = json.loads(f["config"].item())
+        assert config["sizes"] == [4, 16, 2] and config["dtype"] == "float32" and config["seed"] == 3
+        assert f["W_H"].tobytes() == net.params["W_H"].tobytes()
+
+
+def test_save_refuses_a_diverged_net_and_keeps_the_old_file(tmp_path):
+    path = tmp_path / "net.npz"
+    net = trained([4, 16, 2], 8, np.float64)
+    net.save(path)
+    old = path.read_bytes()
+    net.params["W_O"][0, 0] = np.nan
+    with pytest.raises(ValueError, match=re.escape("net.params['W_O'] holds NaN")):
+        net.save(path)
+    assert path.read_bytes() == old and sorted(os.listdir(tmp_path)) == ["net.npz"]
+
+
+def write(path, **arrays):
+    """An .npz like MLP.save writes, with the given arrays replaced (None deletes one)."""
+    net = MLP([4, 16, 2], seed=0)
+    full = {"config": np.array(json.dumps({"format": "manual_backprop.MLP", "version": 1, "sizes": [4, 16, 2],
+                                           "activation": "sigmoid", "output_activation": "identity",
+                                           "loss": "half_sse", "dtype": "float64", "seed": 0})),
+            **net.params}
+    full.update(arrays)
+    np.savez(path, **{k: v for k, v in full.items() if v is not None})
+    return path
+
+
+def config_with(**changes):
+    config = {"format": "manual_backprop.MLP", "version": 1, "sizes": [4, 16, 2], "activation": "sigmoid",
+              "output_activation": "identity", "loss": "half_sse", "dtype": "float64", "seed": 0}
+    config.update(changes)
+    return np.array(json.dumps({k: v for k, v in config.items() if v is not None}))
+
+
+W_H = MLP([4, 16, 2], seed=0).params["W_H"]
+DAMAGED = [
+    ("missing-W_O", dict(W_O=None), "missing array 'W_O'"),
+    ("missing-b_H", dict(b_H=None), "missing array 'b_H'"),
+    ("W_H-transposed", dict(W_H=W_H.T), "array 'W_H' has shape (4, 16); the config's sizes need (16, 4)"),
+    ("b_O-flat", dict(b_O=np.zeros(2)), "array 'b_O' has shape (2,)"),
+    ("W_H-float32", dict(W_H=W_H.astype(np.float32)), "array 'W_H' has dtype float32; the config says float64"),
+    ("W_H-int", dict(W_H=np.zeros((16, 4), dtype=np.int64)), "array 'W_H' has dtype int64"),
+    ("W_H-nan", dict(W_H=np.full((16, 4), np.nan)), "array 'W_H' holds NaN"),
+    ("W_H-object", dict(W_H=np.array([[None] * 4] * 16)), "array 'W_H' cannot be read without pickle"),
+    ("extra-array", dict(W_X=W_H), "unexpected array(s) ['W_X']"),
+    ("missing-config", dict(config=None), "missing array 'config'"),
+    ("config-not-json", dict(config=np.array("sizes=4,16,2")), "'config' is not valid JSON"),
+    ("config-number", dict(config=np.array([1.0, 2.0])), "'config' must be a JSON string"),
+    ("config-other-format", dict(config=config_with(format="keras")), "'config' does not describe"),
+    ("config-version-2", dict(config=config_with(version=2)), "format version 2"),
+    ("config-no-loss", dict(config=config_with(loss=None)), "'config' lacks ['loss']"),
+    ("config-bad-width", dict(config=config_with(sizes=[4, 0, 2])), "sizes[1] must be a positive int"),
+    ("config-bad-dtype", dict(config=config_with(dtype="float16")), "dtype must be one of"),
+    ("config-bad-activation", dict(config=config_with(activation="gelu")), "unknown activation 'gelu'"),
+    ("config-other-sizes", dict(config=config_with(sizes=[4, 8, 2])), "array 'W_H' has shape (16, 4)"),
+]
+
+
+@pytest.mark.parametrize("arrays,fragment", [pytest.param(*c[1:], id=c[0]) for c in DAMAGED])
+def test_damaged_file_is_a_clear_error(tmp_path, arrays, fragment):
+    path = write(tmp_path / "net.npz", **arrays)
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        MLP.load(path)
+
+
+def test_the_unchanged_file_loads(tmp_path):
+    """The writer of the damaged files above, without damage, writes a loadable file."""
+    back = MLP.load(write(tmp_path / "net.npz"))
+    assert_params_identical(back, MLP([4, 16, 2], seed=0).params, "the undamaged file")
+
+
+@pytest.mark.parametrize("content,fragment", [
+    pytest.param(b"not a zip file at all", "not an .npz file written by MLP.save", id="text"),
+    pytest.param(None, "holds a single .npy array", id="npy"),
+])
+def test_not_an_npz_is_a_clear_error(tmp_path, content, fragment):
+    path = tmp_path / "net.npz"
+    if content is None:
+        with open(path, "wb") as f:
+            np.save(f, W_H)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        MLP.load(path)
+
+
+def test_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        MLP.load(tmp_path / "absent.npz")
+
+
+def assert_state_dicts_identical(actual, expected):
+    assert list(actual) == list(expected), f"state_dict keys {list(actual)}, expected {list(expected)}"
+    for key, t in expected.items():
+        a = actual[key]
+        assert a.dtype == t.dtype and a.shape == t.shape, f"{key}: {a.dtype} {a.shape}, expected {t.dtype} {t.shape}"
+        assert a.numpy().tobytes() == t.numpy().tobytes(), f"{key} differs"
+
+
+@pytest.mark.parametrize("sizes,N", SHAPE_CASES)
+def test_torch_state_dict_round_trip_is_bit_exact(sizes, N, dtype):
+    net = trained(sizes, N, dtype)
+    model = TorchMLP(net.sizes, net.activation, net.output_activation, net.loss_name, net.dtype)
+    model.load_state_dict(state_dict_from_params(net.params))
+    assert_state_dicts_identical(model.state_dict(), TorchMLP.from_manual(net).state_dict())
+
+    buffer = io.BytesIO()  # through torch's own file format too
+    torch.save(model.state_dict(), buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=True)
+    back = MLP(net.sizes, net.activation, net.output_activation, net.loss_name, net.dtype)
+    back.params.update(params_from_state_dict(loaded))
+    assert_params_identical(back, net.params, "params → state_dict → torch.save/load → params")
+
+
+def test_saved_manual_net_feeds_the_twin_bit_exactly(tmp_path):
+    net = trained([4, 16, 2], 8, np.float32)
+    net.save(tmp_path / "net.npz")
+    twin = TorchMLP.from_manual(MLP.load(tmp_path / "net.npz"))
+    assert_state_dicts_identical(twin.state_dict(), state_dict_from_params(net.params))
+
+
+@pytest.mark.parametrize("bad,fragment", [
+    pytest.param(lambda p: {k: v for k, v in p.items() if k != "b_O"}, "two per layer", id="odd-count"),
+    pytest.param(lambda p: {**{k: v for k, v in p.items() if k != "b_O"}, "b_X": p["b_O"]},
+                 "params must have the keys ['W_H', 'b_H', 'W_O', 'b_O']", id="wrong-name"),
+    pytest.param(lambda p: {**p, "b_O": p["b_O"].ravel()}, "params['b_O'] (fan_out, 1)", id="flat-bias"),
+])
+def test_state_dict_from_bad_params(bad, fragment):
+    params = MLP([4, 16, 2], seed=0).params
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        state_dict_from_params(bad(params))
+
+
+def test_params_from_a_foreign_state_dict():
+    with pytest.raises(ValueError, match=re.escape("state_dict must have the keys of a TorchMLP")):
+        params_from_state_dict(torch.nn.Sequential(torch.nn.Linear(4, 2)).state_dict())
