@@ -113,10 +113,20 @@ class MLP:
             p -= lr * grads[key]
 
     def train_step(self, I, Y, lr: float) -> float:
-        """One SGD step on a mini-batch: forward, loss, backward, update. Returns the loss before the step."""
+        """One SGD step on a mini-batch: forward, loss, backward, update. Returns the loss before the step.
+
+        The update is sgd_step's, w := w − α · dL/dw, with the same numbers. The
+        gradients here are fresh arrays no caller sees, so each is scaled in
+        place rather than α · dL/dw made anew: one array fewer to allocate and
+        pass over, which counts for large layers.
+        """
         O = self.forward(I)
         L = self.loss(O, Y)
-        self.sgd_step(self.backward(Y), lr)
+        grads = self.backward(Y)
+        for key, p in self.params.items():
+            g = grads[key]  # p's shape
+            g *= lr
+            p -= g
         return L
 
     def _targets(self, Y) -> np.ndarray:
