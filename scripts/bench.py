@@ -227,7 +227,7 @@ def print_table(rows, machine, targets) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", choices=sorted(GRIDS), default="full", help="sizes to time (default: full)")
-    parser.add_argument("--repeats", type=int, default=15, help="interleaved repetitions (default: 15)")
+    parser.add_argument("--repeats", type=int, default=21, help="interleaved repetitions (default: 21)")
     parser.add_argument("--min-block", type=float, default=0.02,
                         help="seconds each timed block lasts at least (default: 0.02)")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to compile)")
