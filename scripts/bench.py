@@ -17,7 +17,11 @@ Beside the manual step (``MLP.train_step``) it times:
   implementation of the step can beat this floor; its GFLOP/s is the BLAS's.
 
 Timings are interleaved in one process: every repetition runs each
-implementation once, in turn, for a block of steps long enough to time. The
+implementation once, in turn, for a block of steps long enough to time. Each
+block begins with one untimed step, so that every implementation is timed in
+its own steady state, as in a training loop, and not in the memory allocator's
+and caches' state that the one before it left (torch returns large freed
+tensors to the system, and the next step would pay the page faults). The
 fastest block counts (noise from other processes only ever adds time, and it
 hurts torch's thread team most, so the minimum is the fair figure on a shared
 machine; ``--json`` also gives the medians). Ratios are manual / other.
@@ -153,6 +157,8 @@ def time_interleaved(fns: dict, repeats: int, min_block_s: float) -> dict:
 
 
 def _block(f, calls: int) -> float:
+    """Seconds for ``calls`` calls of f, after one untimed call that puts f in its own steady state."""
+    f()
     start = time.perf_counter()
     for _ in range(calls):
         f()
