@@ -19,9 +19,12 @@ Beside the manual step (``MLP.train_step``) it times:
 Timings are interleaved in one process: every repetition runs each
 implementation once, in turn, for a block of steps long enough to time. Each
 block begins with one untimed step, so that every implementation is timed in
-its own steady state, as in a training loop, and not in the memory allocator's
-and caches' state that the one before it left (torch returns large freed
-tensors to the system, and the next step would pay the page faults). The
+its own steady state, as in a training loop, and not in the state the one
+before it left: after numpy's last matrix product OpenBLAS's idle threads spin
+for up to about 0.1 s and take cores from torch's threads (measured here: the
+big net's torch step takes twice as long right after a numpy product), and
+torch returns large freed tensors to the system, so the next numpy step pays
+page faults. ``--cold`` drops the untimed step to show that cost. The
 fastest block counts (noise from other processes only ever adds time, and it
 hurts torch's thread team most, so the minimum is the fair figure on a shared
 machine; ``--json`` also gives the medians). Ratios are manual / other.
@@ -141,7 +144,7 @@ def step_functions(sizes, N, dtype, compile_torch: bool):
     return fns, flops, notes
 
 
-def time_interleaved(fns: dict, repeats: int, min_block_s: float) -> dict:
+def time_interleaved(fns: dict, repeats: int, min_block_s: float, settle: bool = True) -> dict:
     """(min, median) seconds per call of each function; every repetition runs each one, in turn, for a block."""
     live = {k: f for k, f in fns.items() if f is not None}
     for f in live.values():
@@ -152,27 +155,28 @@ def time_interleaved(fns: dict, repeats: int, min_block_s: float) -> dict:
     order = list(live)
     for r in range(repeats):
         for k in order[r % len(order):] + order[:r % len(order)]:  # rotate who runs first
+            if settle:
+                live[k]()  # untimed: each implementation is timed in its own steady state
             samples[k].append(_block(live[k], calls[k]) / calls[k])
     return {k: (float(np.min(v)), float(np.median(v))) for k, v in samples.items()}
 
 
 def _block(f, calls: int) -> float:
-    """Seconds for ``calls`` calls of f, after one untimed call that puts f in its own steady state."""
-    f()
     start = time.perf_counter()
     for _ in range(calls):
         f()
     return time.perf_counter() - start
 
 
-def run(grid, repeats: int, min_block_s: float, compile_torch: bool, progress) -> list[dict]:
+def run(grid, repeats: int, min_block_s: float, compile_torch: bool, settle: bool,
+        progress) -> list[dict]:
     rows = []
     for sizes, N in grid:
         for dtype in DTYPES:
             name = np.dtype(dtype).name
             progress(f"timing {'-'.join(map(str, sizes))} N={N} {name}")
             fns, flops, notes = step_functions(sizes, N, dtype, compile_torch)
-            times = time_interleaved(fns, repeats, min_block_s)
+            times = time_interleaved(fns, repeats, min_block_s, settle)
             rows.append({"sizes": list(sizes), "N": N, "dtype": name, "flops": flops,
                          "seconds": {k: times[k][0] if k in times else None for k in IMPLEMENTATIONS},
                          "median_seconds": {k: times[k][1] if k in times else None
@@ -191,8 +195,11 @@ def check_targets(rows) -> list[dict]:
     for what, sizes, N, dtype, num, den, limit in TARGETS:
         match = [r for r in rows if tuple(r["sizes"]) == sizes and r["N"] == N and r["dtype"] == dtype]
         value = ratio(match[0], num, den) if match else None
+        # No manual step is faster than its matrix products: manual / other ≥ matmuls / other.
+        bound = ratio(match[0], "matmuls", den) if match and den != "matmuls" else None
         out.append({"target": what, "sizes": list(sizes), "N": N, "dtype": dtype, "ratio": value,
-                    "at_most": limit, "met": None if value is None else value <= limit})
+                    "at_most": limit, "met": None if value is None else value <= limit,
+                    "lowest_possible": bound})
     return out
 
 
@@ -210,7 +217,8 @@ def print_table(rows, machine, targets) -> None:
           f"{machine['torch_threads']} intra-op threads (set equal to numpy's BLAS threads)")
     print(f"OPENBLAS_CORETYPE={machine['openblas_coretype']}  cpus={machine['cpus']}  "
           f"load average before={machine['load_before']}  after={machine['load_after']}")
-    print("time of one step (ms, fastest of interleaved blocks); ratios are manual / other")
+    how = "each after an untimed step" if machine["settled"] else "cold: no untimed step (--cold)"
+    print(f"time of one step (ms, fastest of interleaved blocks, {how}); ratios are manual / other")
     print(f"{'net':>16} {'N':>4} {'dtype':>7} {'manual':>8} {'matmuls':>8} {'eager':>8} {'compile':>8}"
           f" {'/matmul':>7} {'/eager':>6} {'/compil':>7} {'GF/s man':>8} {'GF/s mm':>8}")
     for r in rows:
@@ -226,8 +234,10 @@ def print_table(rows, machine, targets) -> None:
     for t in targets:
         verdict = "not measured" if t["met"] is None else ("met" if t["met"] else "MISSED")
         value = "n/a" if t["ratio"] is None else f"{t['ratio']:.3f}"
+        floor = ("" if t["lowest_possible"] is None
+                 else f"  (matmuls alone would give {t['lowest_possible']:.3f})")
         print(f"  {t['target']:<38} {'-'.join(map(str, t['sizes']))} N={t['N']} {t['dtype']}: "
-              f"{value} ≤ {t['at_most']:.2f}  {verdict}")
+              f"{value} ≤ {t['at_most']:.2f}  {verdict}{floor}")
 
 
 def main(argv=None) -> int:
@@ -237,6 +247,9 @@ def main(argv=None) -> int:
     parser.add_argument("--min-block", type=float, default=0.02,
                         help="seconds each timed block lasts at least (default: 0.02)")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to compile)")
+    parser.add_argument("--cold", action="store_true",
+                        help="no untimed step before each block: shows what switching costs (torch then "
+                             "runs while OpenBLAS's idle threads still spin); not a property of either step")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a measured target is missed")
     args = parser.parse_args(argv)
@@ -247,9 +260,10 @@ def main(argv=None) -> int:
     machine = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
                "blas": blas, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
                "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
-               "load_before": _load()}
+               "settled": not args.cold, "load_before": _load()}
     progress = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    rows = run(GRIDS[args.grid], args.repeats, args.min_block, not args.no_compile, progress)
+    rows = run(GRIDS[args.grid], args.repeats, args.min_block, not args.no_compile, not args.cold,
+               progress)
     machine["load_after"] = _load()
     targets = check_targets(rows)
     if args.json:
