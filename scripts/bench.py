@@ -229,7 +229,10 @@ def print_table(rows, machine, targets) -> None:
               f"   {_x(ratio(r, 'manual', 'matmuls'))}  {_x(ratio(r, 'manual', 'torch_eager'))}"
               f"   {_x(ratio(r, 'manual', 'torch_compile'))} {gf['manual']:8.1f} {gf['matmuls']:8.1f}")
         for k, note in r["notes"].items():
-            print(f"{'':>16} {k}: {note}")
+            if not note.startswith("skipped"):
+                print(f"{'':>16} {k}: {note}")
+    if any(r["notes"].get("torch_compile", "").startswith("skipped") for r in rows):
+        print("torch.compile skipped (--no-compile)")
     print("targets")
     for t in targets:
         verdict = "not measured" if t["met"] is None else ("met" if t["met"] else "MISSED")
