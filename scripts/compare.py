@@ -74,6 +74,11 @@ def parse_args(argv=None) -> argparse.Namespace:
             import matplotlib  # noqa: F401  (checked now, before training, not after)
         except ImportError:
             p.error('--plot needs matplotlib: pip install -e ".[plot]"')
+    if digits_run:
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            p.error('--dataset digits needs scikit-learn: pip install -e ".[digits]"')
     return args
 
 

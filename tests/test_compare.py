@@ -7,6 +7,7 @@ make it exit 1, naming the gradient that is off.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,18 @@ def test_bad_options_exit_2(compare, capsys, argv):
         compare.main(argv)
     assert exc.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,module,extra", [
+    pytest.param(["--plot", "x.png"], "matplotlib", ".[plot]", id="plot-without-matplotlib"),
+    pytest.param(["--dataset", "digits"], "sklearn", ".[digits]", id="digits-without-scikit-learn"),
+])
+def test_missing_optional_extra_is_a_clear_error(compare, capsys, monkeypatch, argv, module, extra):
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail as if not installed
+    with pytest.raises(SystemExit) as exc:
+        compare.main(argv)
+    assert exc.value.code == 2
+    assert f'pip install -e "{extra}"' in capsys.readouterr().err
 
 
 def test_plot_writes_a_small_png(compare, tmp_path, capsys):
