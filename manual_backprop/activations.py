@@ -33,7 +33,8 @@ def sigmoid_forward(Z: np.ndarray) -> np.ndarray:
     z ≥ 0 and ``e / (1 + e)`` for z < 0: both exact rewritings of σ. The
     numerator is taken as ``max(e, [z ≥ 0])``, which is 1 where z ≥ 0 (as
     e ≤ 1) and e where z < 0; unlike ``np.where`` on a mask it needs no
-    branch per entry. Two arrays of Z's shape and dtype are made, and reused.
+    branch per entry. Two arrays of Z's shape and dtype are made (and a boolean
+    mask), each reused in place.
     """
     e = np.abs(Z)  # (D, N)
     np.negative(e, out=e)
@@ -46,7 +47,8 @@ def sigmoid_forward(Z: np.ndarray) -> np.ndarray:
 def sigmoid_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
     """Seed: dL/dH = dL/dĤ ⊙ Ĥ ⊙ (1 − Ĥ), using the cached output Ĥ = A.
 
-    Computed as (1 − Ĥ) ⊙ dL/dĤ ⊙ Ĥ in one new array, the order torch uses.
+    Computed as (1 − Ĥ) ⊙ dL/dĤ ⊙ Ĥ in one new array: the order of torch's
+    sigmoid_backward, whose result it matches bit for bit.
     """
     dZ = np.subtract(1.0, A)  # (D, N)
     dZ *= dA
