@@ -32,16 +32,31 @@ ELU_ALPHA = 1.0  # torch.nn.ELU's default alpha
 def sigmoid_forward(Z: np.ndarray) -> np.ndarray:
     """Ĥ = σ(H) = 1 / (1 + e^(−H)), computed without overflow.
 
-    ``e^(−|z|)`` never exceeds 1, and both branches below are exact rewritings
-    of σ: ``1 / (1 + e^(−z))`` for z ≥ 0 and ``e^z / (1 + e^z)`` for z < 0.
+    With ``e = e^(−|z|)``, which never exceeds 1, σ is ``1 / (1 + e)`` for
+    z ≥ 0 and ``e / (1 + e)`` for z < 0: both exact rewritings of σ. The
+    numerator is taken as ``max(e, [z ≥ 0])``, which is 1 where z ≥ 0 (as
+    e ≤ 1) and e where z < 0; unlike ``np.where`` on a mask it needs no
+    branch per entry. Two arrays of Z's shape and dtype are made (and a boolean
+    mask), each reused in place.
     """
-    e = np.exp(-np.abs(Z))  # (D, N), each entry in (0, 1]
-    return np.where(Z >= 0, 1.0, e) / (1.0 + e)
+    e = np.abs(Z)  # (D, N)
+    np.negative(e, out=e)
+    np.exp(e, out=e)  # e^(−|z|), each entry in (0, 1]
+    A = np.add(e, 1.0)  # the denominator 1 + e
+    np.maximum(e, Z >= 0, out=e)  # the numerator: 1 where z ≥ 0, e where z < 0
+    return np.divide(e, A, out=A)
 
 
 def sigmoid_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """Seed: dL/dH = dL/dĤ ⊙ Ĥ ⊙ (1 − Ĥ), using the cached output Ĥ = A."""
-    return dA * A * (1.0 - A)
+    """Seed: dL/dH = dL/dĤ ⊙ Ĥ ⊙ (1 − Ĥ), using the cached output Ĥ = A.
+
+    Computed as (1 − Ĥ) ⊙ dL/dĤ ⊙ Ĥ in one new array: the order of torch's
+    sigmoid_backward, whose result it matches bit for bit.
+    """
+    dZ = np.subtract(1.0, A)  # (D, N)
+    dZ *= dA
+    dZ *= A
+    return dZ
 
 
 def tanh_forward(Z: np.ndarray) -> np.ndarray:
@@ -50,8 +65,11 @@ def tanh_forward(Z: np.ndarray) -> np.ndarray:
 
 
 def tanh_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """dL/dZ = dL/dA ⊙ (1 − A²), using the cached output."""
-    return dA * (1.0 - A * A)
+    """dL/dZ = dL/dA ⊙ (1 − A²), using the cached output; one new array."""
+    dZ = np.multiply(A, A)  # (D, N)
+    np.subtract(1.0, dZ, out=dZ)
+    dZ *= dA
+    return dZ
 
 
 def relu_forward(Z: np.ndarray) -> np.ndarray:

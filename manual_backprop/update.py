@@ -68,10 +68,33 @@ class SGDUpdate:
         for key, p in params.items():
             p[...] = self.views[key]
 
-    def _raise(self, params, grads, lr, name, failed) -> None:
-        """Name the first parameter whose update is not finite, and say why."""
+    def apply_steps(self, params: Mapping, steps: Mapping, lr: float) -> None:
+        """w := w − steps[w] for every parameter, in place, or a ValueError and nothing written.
+
+        ``steps`` are fresh arrays already equal to lr · dL/dw (``MLP.train_step``
+        computes them so); they are overwritten with the new values, so this
+        needs no scratch space.
+        """
+        failed = None
+        with np.errstate(over="raise", invalid="raise"):  # overflow is an error here, not a silent inf
+            for key, p in params.items():
+                try:
+                    np.subtract(p, steps[key], out=steps[key])  # w − lr · dL/dw
+                except FloatingPointError:
+                    failed = key
+                    break
+        if failed is not None or not all(all_finite(w) for w in steps.values()):
+            # steps hold the new values now, so name the parameter and the cause
+            self._raise(params, steps, lr, "train_step's new value w − lr · dL/dw", failed,
+                        new_values=steps)
         for key, p in params.items():
-            if key == failed or not all_finite(self.views[key]):
+            p[...] = steps[key]
+
+    def _raise(self, params, grads, lr, name, failed, new_values=None) -> None:
+        """Name the first parameter whose update is not finite, and say why."""
+        new_values = self.views if new_values is None else new_values
+        for key, p in params.items():
+            if key == failed or not all_finite(new_values[key]):
                 check_finite(grads[key], f"{name}[{key!r}]", GRAD_HINT)
                 check_finite(p, f"net.params[{key!r}]", "the net had already diverged")
                 raise ValueError(f"the update of {key!r}, w − lr · dL/dw with lr = {lr!r}, overflows "
