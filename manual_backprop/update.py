@@ -12,6 +12,7 @@ to step: the update allocates nothing, and one dot product scans it all.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -72,9 +73,16 @@ class SGDUpdate:
         """w := w − steps[w] for every parameter, in place, or a ValueError and nothing written.
 
         ``steps`` are fresh arrays already equal to lr · dL/dw (``MLP.train_step``
-        computes them so); they are overwritten with the new values, so this
-        needs no scratch space.
+        computes them so). Fast path: when ``s · s`` and ``w · w`` are finite
+        for every step and parameter, every entry is below √max of the dtype,
+        so w − s cannot overflow and the parameters are updated in place, with
+        no copy. Otherwise the new values are formed in the steps' own arrays,
+        scanned, and written only when all are finite.
         """
+        if all(math.isfinite(np.vdot(a, a)) for a in (*steps.values(), *params.values())):
+            for key, p in params.items():
+                p -= steps[key]  # |w|, |s| < √max: finite
+            return
         failed = None
         with np.errstate(over="raise", invalid="raise"):  # overflow is an error here, not a silent inf
             for key, p in params.items():
