@@ -21,6 +21,7 @@ from .gradcheck import numerical_grads
 from .hints import fix_line
 from .report import GradientReport, ParamCheck
 from .tolerances import FINITE_DIFFERENCE, TOLERANCES, Tolerance, max_errors, tolerance_for
+from .validation import as_class_targets, as_dense_targets, as_inputs
 
 
 def validate_inputs(net, I, Y, grads) -> tuple[np.ndarray, np.ndarray]:
@@ -30,23 +31,12 @@ def validate_inputs(net, I, Y, grads) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(grads, Mapping):
         raise TypeError(f"grads must be a dict of parameter name → gradient array (keys "
                         f"{list(net.params)}); got {type(grads).__name__}")
-    I = np.asarray(I)
-    D_I, D_O = net.sizes[0], net.sizes[-1]
-    if I.ndim != 2 or I.shape[0] != D_I or I.shape[1] < 1:
-        hint = ("; inputs are features × batch, did you mean I.T?"
-                if I.ndim == 2 and I.shape[1] == D_I else "")
-        raise ValueError(f"I must have shape (D_I, N) = ({D_I}, N); got {I.shape}{hint}")
+    I = as_inputs(I, net.sizes[0], net.dtype)  # finite (D_I, N), the same checks as net.forward
     N = I.shape[1]
-    Y = np.asarray(Y)
     if net._loss.targets == "class_index":
-        if Y.shape != (N,):
-            raise ValueError(f"Y must hold class indices of shape (N,) = ({N},); got {Y.shape}")
-        if Y.dtype.kind not in "iu" or Y.min() < 0 or Y.max() >= D_O:
-            raise ValueError(f"Y must hold integer class indices in [0, {D_O}); got dtype "
-                             f"{Y.dtype} with values in [{Y.min()}, {Y.max()}]")
-    elif Y.shape != (D_O, N):
-        hint = "; targets are features × batch, did you mean Y.T?" if Y.shape == (N, D_O) else ""
-        raise ValueError(f"Y must have shape (D_O, N) = ({D_O}, {N}); got {Y.shape}{hint}")
+        Y = as_class_targets(Y, net.sizes[-1], N, "I's batch")  # (N,) ints in [0, D_O)
+    else:
+        Y = as_dense_targets(Y, net.sizes[-1], N, net.dtype, "I's batch")  # finite (D_O, N)
     return I, Y
 
 
