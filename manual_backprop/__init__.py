@@ -7,6 +7,7 @@ each backward directly below its forward.
 
 from .activations import ACTIVATIONS
 from .losses import LOSSES
-from .mlp import MLP, SUPPORTED_DTYPES
+from .mlp import MLP
+from .validation import SUPPORTED_DTYPES
 
 __all__ = ["MLP", "ACTIVATIONS", "LOSSES", "SUPPORTED_DTYPES"]

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
 
 from manual_backprop import ACTIVATIONS, LOSSES, MLP
 from torch_ref.datasets import DIGITS_SIZES, digits, generated, minibatches, n_batches
