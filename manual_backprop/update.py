@@ -53,21 +53,12 @@ class SGDUpdate:
         into an error), so scanning the new values catches it too.
         """
         self._fit(params)
-        failed = None
-        with np.errstate(over="raise", invalid="raise"):  # overflow is an error here, not a silent inf
-            for key, p in params.items():
-                w = self.views[key]  # shaped like p
-                try:
-                    np.multiply(grads[key], lr, out=w)  # lr · dL/dw
-                    np.subtract(p, w, out=w)  # w − lr · dL/dw
-                except FloatingPointError:
-                    failed = key
-                    break
-        if failed is not None or not (all_finite(self.flat) if self.flat is not None else
-                                      all(all_finite(w) for w in self.views.values())):
-            self._raise(params, grads, lr, name, failed)
-        for key, p in params.items():
-            p[...] = self.views[key]
+
+        def form(key, p, w):  # w: the scratch view shaped like p
+            np.multiply(grads[key], lr, out=w)  # lr · dL/dw
+            np.subtract(p, w, out=w)  # w − lr · dL/dw
+
+        self._form_and_write(params, self.views, form, grads, lr, name)
 
     def apply_steps(self, params: Mapping, steps: Mapping, lr: float) -> None:
         """w := w − steps[w] for every parameter, in place, or a ValueError and nothing written.
@@ -83,24 +74,36 @@ class SGDUpdate:
             for key, p in params.items():
                 p -= steps[key]  # |w|, |s| < √max: finite
             return
+
+        def form(key, p, s):  # s: the step itself, overwritten with the new value
+            np.subtract(p, s, out=s)  # w − lr · dL/dw
+
+        # the steps then hold the new values, so the error names those
+        self._form_and_write(params, steps, form, steps, lr, "train_step's new value w − lr · dL/dw")
+
+    def _form_and_write(self, params, new_values, form, grads, lr, name) -> None:
+        """``form`` each parameter's new value into ``new_values``; write them all only if all are finite."""
         failed = None
         with np.errstate(over="raise", invalid="raise"):  # overflow is an error here, not a silent inf
             for key, p in params.items():
                 try:
-                    np.subtract(p, steps[key], out=steps[key])  # w − lr · dL/dw
+                    form(key, p, new_values[key])
                 except FloatingPointError:
                     failed = key
                     break
-        if failed is not None or not all(all_finite(w) for w in steps.values()):
-            # steps hold the new values now, so name the parameter and the cause
-            self._raise(params, steps, lr, "train_step's new value w − lr · dL/dw", failed,
-                        new_values=steps)
+        if failed is not None or not self._all_finite(new_values):
+            self._raise(params, grads, lr, name, failed, new_values)
         for key, p in params.items():
-            p[...] = steps[key]
+            p[...] = new_values[key]
 
-    def _raise(self, params, grads, lr, name, failed, new_values=None) -> None:
+    def _all_finite(self, new_values) -> bool:
+        """One scan of the flat scratch space when it holds them all, else one per array."""
+        if new_values is self.views and self.flat is not None:
+            return all_finite(self.flat)
+        return all(all_finite(w) for w in new_values.values())
+
+    def _raise(self, params, grads, lr, name, failed, new_values) -> None:
         """Name the first parameter whose update is not finite, and say why."""
-        new_values = self.views if new_values is None else new_values
         for key, p in params.items():
             if key == failed or not all_finite(new_values[key]):
                 check_finite(grads[key], f"{name}[{key!r}]", GRAD_HINT)
