@@ -10,7 +10,7 @@ the seed and torch write the derivative in terms of the output, so does this
 module: the seed's sigmoid rule ``dL/dH = dL/dĤ ⊙ Ĥ ⊙ (1 − Ĥ)`` is the example,
 and tanh's ``1 − A²`` follows it. Near saturation these lose relative precision
 to cancellation (``1 − Ĥ`` of an Ĥ within a few ulps of 1), in torch as here;
-``manual_backprop.tolerances`` says what that means for comparisons.
+``manual_backprop.oracle.tolerances`` says what that means for comparisons.
 
 The forms are numerically stable: no ``exp`` is ever taken of a large positive
 number, so pre-activations of ±1e4 give no overflow, NaN or warning in float32

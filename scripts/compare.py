@@ -10,7 +10,7 @@ By default it runs the seed's net (4-16-2, sigmoid hidden, identity output,
 per parameter, the largest absolute and relative difference between the twins'
 gradients at the first step and at the worst step, and both loss curves in
 brief. Exit status 1 if the twins drift apart beyond the dtype's tolerance
-(``manual_backprop/tolerances.py``) at any step, 2 on bad options.
+(``manual_backprop/oracle/tolerances.py``) at any step, 2 on bad options.
 
 ``--plot`` needs matplotlib (``pip install -e ".[plot]"``), ``--dataset
 digits`` needs scikit-learn (``pip install -e ".[digits]"``); the default run
@@ -24,7 +24,7 @@ import sys
 
 
 from manual_backprop import ACTIVATIONS, LOSSES, MLP
-from torch_ref.datasets import DIGITS_SIZES, digits, generated, minibatches, n_batches
+from torch_ref.compare.datasets import DIGITS_SIZES, digits, generated, minibatches, n_batches
 
 PROGRESS_FROM = 2000  # steps: shorter runs finish before a progress bar would help
 
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import torch  # imported after the options are known to be good
 
-    from torch_ref.lockstep import lockstep
+    from torch_ref.compare.lockstep import lockstep
 
     # The nets compared here are small: one thread spares torch its thread team's start-up and
     # stalls on a busy machine. Threads change speed only, not what is compared.
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
     print(f"\nweights after the last step: max rel difference {drift.max_rel:.2e}"
           f"{' (resynced every step)' if args.resync else ''}")
     if args.plot:
-        from torch_ref.plot import plot_lockstep as plot
+        from torch_ref.compare.plot import plot_lockstep as plot
         plot(result, args.plot, title=f"{'-'.join(map(str, args.sizes))} {args.activation}/"
              f"{args.output_activation}, {args.loss}, {args.dtype}, {args.dataset}")
         print(f"\nwrote {args.plot}")

@@ -27,7 +27,7 @@ import test_properties  # noqa: E402
 import test_stability  # noqa: E402
 
 from manual_backprop import LOSSES  # noqa: E402
-from manual_backprop.tolerances import LOCKSTEP, tolerance_for  # noqa: E402
+from manual_backprop.oracle.tolerances import LOCKSTEP, tolerance_for  # noqa: E402
 
 
 def run(source: str, calls) -> None:

@@ -2,7 +2,7 @@
 
 ``check_against_autograd`` runs the manual forward, loss and backward and the
 torch twin's on one batch and asserts they agree within the dtype's tolerance
-from ``manual_backprop.tolerances``. Every check also lands in ``SEEN``, so
+from ``manual_backprop.oracle.tolerances``. Every check also lands in ``SEEN``, so
 ``scripts/measure_errors.py`` can report the largest errors the suite met.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from manual_backprop.tolerances import max_errors, tolerance_for
+from manual_backprop.oracle.tolerances import max_errors, tolerance_for
 from torch_ref import run_autograd
 
 from conftest import assert_close

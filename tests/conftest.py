@@ -1,6 +1,6 @@
 """Shared fixtures and helpers: the shape list, seeded data, and the one place tests compare arrays.
 
-Tolerances are not defined here but in ``manual_backprop.tolerances`` (one
+Tolerances are not defined here but in ``manual_backprop.oracle.tolerances`` (one
 table per dtype, with the reasons), so that the tests and the gradient checker
 use the same numbers.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from manual_backprop.tolerances import Tolerance, is_close, max_errors, tolerance_for
+from manual_backprop.oracle.tolerances import Tolerance, is_close, max_errors, tolerance_for
 
 DTYPES = {"f64": np.float64, "f32": np.float32}
 

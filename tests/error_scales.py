@@ -1,6 +1,6 @@
 """How far two correct implementations may drift apart by rounding: a scale per compared quantity.
 
-The table in ``manual_backprop.tolerances`` accepts ``max|actual − expected| ≤
+The table in ``manual_backprop.oracle.tolerances`` accepts ``max|actual − expected| ≤
 rtol · max|expected| + atol``. Scaling by the result is right when nothing
 cancels. It breaks down when inputs are large and units saturate: the
 seed's sigmoid derivative ``Ĥ (1 − Ĥ)`` and tanh's ``1 − A²`` are computed,

@@ -15,8 +15,8 @@ import pytest
 
 from manual_backprop import MLP
 from manual_backprop.activations import ACTIVATIONS, Activation
-from torch_ref.datasets import generated, minibatches, n_batches
-from torch_ref.lockstep import lockstep
+from torch_ref.compare.datasets import generated, minibatches, n_batches
+from torch_ref.compare.lockstep import lockstep
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 

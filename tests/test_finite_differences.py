@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from manual_backprop import MLP
-from manual_backprop.gradcheck import numerical_grads
-from manual_backprop.tolerances import FINITE_DIFFERENCE
+from manual_backprop.oracle.finite_differences import numerical_grads
+from manual_backprop.oracle.tolerances import FINITE_DIFFERENCE
 
 from conftest import SHAPES, assert_close, make_data
 

@@ -2,7 +2,7 @@
 
 The manual net steps with ``net.train_step``; the twin with ``torch.optim.SGD``
 and autograd. After every step all parameters must agree within
-``manual_backprop.tolerances.LOCKSTEP`` (float64: the gradient tolerance
+``manual_backprop.oracle.tolerances.LOCKSTEP`` (float64: the gradient tolerance
 itself; float32: a drift allowance, with its reason written there).
 """
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from manual_backprop import LOSSES, MLP
-from manual_backprop.tolerances import LOCKSTEP, max_errors
+from manual_backprop.oracle.tolerances import LOCKSTEP, max_errors
 from torch_ref import TorchMLP
 
 from conftest import DTYPES, assert_close

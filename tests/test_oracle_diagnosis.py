@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from manual_backprop import MLP
-from manual_backprop.check import check_gradients_fd
+from manual_backprop.oracle import check_gradients_fd
 from torch_ref import check_gradients
 
 from conftest import make_data

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from manual_backprop import MLP
-from manual_backprop.check import check_gradients_fd
-from manual_backprop.tolerances import tolerance_for
+from manual_backprop.oracle import check_gradients_fd
+from manual_backprop.oracle.tolerances import tolerance_for
 from torch_ref import check_gradients
 
 from conftest import make_data

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from manual_backprop import ACTIVATIONS, LOSSES, MLP
-from manual_backprop.tolerances import tolerance_for
+from manual_backprop.oracle.tolerances import tolerance_for
 from torch_ref.model import TORCH_ACTIVATIONS, TORCH_DTYPES, TORCH_LOSSES
 
 from autograd_check import check_against_autograd

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from manual_backprop import MLP
-from manual_backprop.tolerances import tolerance_for
+from manual_backprop.oracle.tolerances import tolerance_for
 from torch_ref import TorchMLP, run_autograd
 
 from conftest import SHAPES, assert_close, assert_grads_close, make_data

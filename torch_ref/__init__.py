@@ -14,7 +14,7 @@ _EXPORTS = {
     "autograd_grads": ".autograd",
     "run_autograd": ".autograd",
     "AutogradResult": ".autograd",
-    "check_gradients": ".check",
+    "check_gradients": ".autograd",
     "params_from_state_dict": ".state_dict",
     "state_dict_from_params": ".state_dict",
 }

@@ -3,7 +3,7 @@
     python -m torch_ref.grade path/to/solution.py [--function backward]
 
 Loads ``solution.py``, takes its ``backward(params, I, Y) -> grads`` (what it
-receives is documented in ``manual_backprop.grading``), checks it against
+receives is documented in ``manual_backprop.oracle.cases``), checks it against
 autograd on several seeded nets (the seed's, non-square ones, N = 1 and N > 1)
 and prints one per-parameter table per net, each mistake named with the seed
 equation that fixes it.
@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Sequence
 
 from manual_backprop.activations import get_activation
-from manual_backprop.check import check_gradients_fd
-from manual_backprop.grading import grade, summary
+from manual_backprop.oracle import check_gradients_fd
+from manual_backprop.oracle.cases import grade, summary
 from manual_backprop.losses import get_loss
 
-from .check import check_gradients
+from .autograd import check_gradients
 
 
 def _load(path: Path, module_name: str = "graded_solution"):

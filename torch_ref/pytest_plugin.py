@@ -9,9 +9,9 @@ file needs no import and no conftest::
         backprop_oracle(backward)
 
 This checks ``backward`` against autograd on several seeded nets
-(``manual_backprop.grading.DEFAULT_CASES``: the seed's 4-16-2 net with N = 32,
+(``manual_backprop.oracle.cases.DEFAULT_CASES``: the seed's 4-16-2 net with N = 32,
 non-square layers, N = 1 and N > 1) and fails with the per-parameter table of
-every failing net, each mistake named. ``manual_backprop.grading`` documents
+every failing net, each mistake named. ``manual_backprop.oracle.cases`` documents
 what ``backward`` receives. Keyword arguments choose another configuration:
 ``backprop_oracle(backward, activation="tanh", loss="mse", cases=[...],
 reference="finite_differences")``.
@@ -21,15 +21,15 @@ from __future__ import annotations
 
 import pytest
 
-from manual_backprop.check import check_gradients_fd
-from manual_backprop.grading import DEFAULT_CASES, grade, summary
+from manual_backprop.oracle import check_gradients_fd
+from manual_backprop.oracle.cases import DEFAULT_CASES, grade, summary
 
 
 
 def _reference(name: str):
     """The checker for ``reference``; torch is imported only when autograd is asked for."""
     if name == "autograd":
-        from .check import check_gradients  # imports torch: only when a test uses the fixture
+        from .autograd import check_gradients  # imports torch: only when a test uses the fixture
         return check_gradients
     if name == "finite_differences":
         return check_gradients_fd

@@ -24,8 +24,8 @@ from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from .check import check_gradients_fd
-from .mlp import MLP
+from .comparison import check_gradients_fd
+from ..mlp import MLP
 from .report import GradientReport
 
 

@@ -1,7 +1,7 @@
 """The gradient checker's report: one row per parameter, and a readable table. NumPy only.
 
 Both oracles return it: ``torch_ref.check_gradients`` (against autograd) and
-``manual_backprop.check.check_gradients_fd`` (against finite differences).
+``manual_backprop.oracle.comparison.check_gradients_fd`` (against finite differences).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ class ParamCheck:
     ``max_abs_err`` and ``max_rel_err`` (relative to the largest reference
     entry, as in ``tolerances.max_errors``) are NaN when the shapes differ.
     ``diagnosis`` is None when the gradient passes, else a code from
-    ``manual_backprop.diagnose.CODES``; ``fix`` is then one line naming the
+    ``manual_backprop.oracle.diagnosis.CODES``; ``fix`` is then one line naming the
     seed equation, with concrete shapes, that gives the right gradient.
     """
 

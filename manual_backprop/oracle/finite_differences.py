@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import network_forward
+from ..network import network_forward
 from .tolerances import FINITE_DIFFERENCE_STEP
 
 

@@ -38,9 +38,9 @@ from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from .activations import ACTIVATIONS, Activation
-from .explain import layer_symbols
-from .network import network_backward, network_forward
+from ..activations import ACTIVATIONS, Activation
+from ..explain import layer_symbols
+from ..network import network_backward, network_forward
 from .tolerances import Tolerance, is_close
 
 CODES = ("wrong_shape", "transposed", "negated", "scaled_by_N", "scaled_by_1/N", "scaled_by_2",

@@ -1,6 +1,6 @@
 """Check anyone's gradients for a net and name the mistake: the shared core and the torch-free oracle.
 
-    from manual_backprop.check import check_gradients_fd
+    from manual_backprop.oracle import check_gradients_fd
     report = check_gradients_fd(net, I, Y, grads)   # against central finite differences, float64
     print(report)
 
@@ -16,12 +16,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .diagnose import activation_hypotheses, as_numeric_array, diagnose
-from .gradcheck import numerical_grads
+from .diagnosis import activation_hypotheses, as_numeric_array, diagnose
+from .finite_differences import numerical_grads
 from .hints import fix_line
 from .report import GradientReport, ParamCheck
 from .tolerances import FINITE_DIFFERENCE, TOLERANCES, Tolerance, max_errors, tolerance_for
-from .validation import as_class_targets, as_dense_targets, as_inputs
+from ..validation import as_class_targets, as_dense_targets, as_inputs
 
 
 def validate_inputs(net, I, Y, grads) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ Both twins start from the same weights (the twin is built from the manual net),
 see the same mini-batches and each takes its own SGD steps: the manual net with
 ``MLP.sgd_step``, the twin with ``torch.optim.SGD``. At every step the loss and
 each parameter's gradient of the two are compared with the dtype's tolerance
-(``manual_backprop.tolerances``, the one table), so rounding differences that
+(``manual_backprop.oracle.tolerances``, the one table), so rounding differences that
 grow as the two sets of weights drift apart show up step by step. With
 ``resync=True`` the twin is given the manual net's weights before every step,
 so each step's difference is that step's own, without the drift.
@@ -21,9 +21,9 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 import torch
 
-from manual_backprop.tolerances import Tolerance, is_close, max_errors, tolerance_for
+from manual_backprop.oracle.tolerances import Tolerance, is_close, max_errors, tolerance_for
 
-from .model import TorchMLP
+from ..model import TorchMLP
 
 
 @dataclass

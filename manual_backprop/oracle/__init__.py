@@ -1,0 +1,17 @@
+"""The gradient oracle, NumPy only: judge anyone's gradients for a net and name the mistake.
+
+- ``tolerances``: the one per-dtype table of how close is close, with its reasons.
+- ``finite_differences``: the torch-free reference, central differences in float64.
+- ``comparison``: candidate against reference, per parameter (``check_gradients_fd``).
+- ``diagnosis``: the mistake behind a wrong gradient, as a code.
+- ``hints``: one line per diagnosis, with the seed equation that fixes it.
+- ``report``: the per-parameter verdicts and their table.
+- ``cases``: the graded nets and data, and ``grade`` for a student's ``backward``.
+
+``torch_ref.check_gradients`` is the same check against autograd.
+"""
+
+from .comparison import check_gradients_fd
+from .report import GradientReport, ParamCheck
+
+__all__ = ["check_gradients_fd", "GradientReport", "ParamCheck"]
