@@ -23,7 +23,7 @@ import argparse
 import sys
 from typing import NamedTuple, Sequence
 
-from .network import layer_names
+from .network import layer_activation_names, layer_names
 
 
 class Equation(NamedTuple):
@@ -90,7 +90,7 @@ def backward_equations(sizes: Sequence[int], N: int, activation: str = "sigmoid"
     """The backward of ``sizes = [D_I, D_H…, D_O]`` at batch size N, output layer first."""
     sizes = [int(s) for s in sizes]
     symbols = layer_symbols(len(sizes) - 1, output_activation)
-    acts = [activation] * (len(symbols) - 1) + [output_activation]
+    acts = layer_activation_names(len(symbols), activation, output_activation)
     eqs = [Equation("dL/dO", f"dL/dO {_shape(sizes[-1], N)} = {loss_gradient(loss, sizes[-1], N)}")]
     for i in reversed(range(len(symbols))):
         s, act = symbols[i], acts[i]
@@ -114,7 +114,7 @@ def forward_equations(sizes: Sequence[int], N: int, activation: str = "sigmoid",
                       output_activation: str = "identity") -> list[str]:
     """The forward, first layer first, with shapes (for context above the backward)."""
     symbols = layer_symbols(len(sizes) - 1, output_activation)
-    acts = [activation] * (len(symbols) - 1) + [output_activation]
+    acts = layer_activation_names(len(symbols), activation, output_activation)
     lines = []
     for i, (s, act) in enumerate(zip(symbols, acts)):
         D_in, D_out = sizes[i], sizes[i + 1]

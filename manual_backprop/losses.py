@@ -80,6 +80,11 @@ class Loss(NamedTuple):
     backward: Callable[[np.ndarray, np.ndarray], np.ndarray]
     targets: str
 
+    @property
+    def class_index(self) -> bool:
+        """True when targets are class indices (N,), False when they are shaped like O (D_O, N)."""
+        return self.targets == "class_index"
+
 
 LOSSES: dict[str, Loss] = {
     loss.name: loss

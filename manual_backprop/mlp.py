@@ -13,12 +13,11 @@ import numpy as np
 
 from .activations import get_activation
 from .losses import get_loss
-from .network import layer_names, network_backward, network_forward
+from .network import layer_activation_names, layer_names, network_backward, network_forward
 from .persistence import load_mlp, save_mlp
 from .update import SGDUpdate
-from .validation import (OUTPUT_HINT, all_finite, as_class_targets, as_dense_targets,
-                         as_inputs, as_outputs, check_dtype, check_finite, check_grads, check_lr, check_seed,
-                         check_sizes)
+from .validation import (OUTPUT_HINT, all_finite, as_inputs, as_outputs, as_targets, check_dtype,
+                         check_finite, check_grads, check_lr, check_seed, check_sizes)
 
 
 class MLP:
@@ -29,6 +28,12 @@ class MLP:
     fan_in)`` and ``b`` ``(fan_out, 1)``, initialised from
     ``np.random.default_rng(seed)`` uniformly in ±1/√fan_in, as
     ``torch.nn.Linear`` does (drawn in float64, then cast to ``dtype``).
+
+    Besides the constructor's arguments, a net exposes ``layer_names`` (the
+    seed's ``["H", "O"]``, or ``["H1", …, "Hk", "O"]``), ``layer_activations``
+    (each layer's ``activations.Activation`` entry, first layer first) and
+    ``loss_function`` (the ``losses.Loss`` entry): what other code needs to
+    recompute the net's math without reaching into its state.
     """
 
     def __init__(self, sizes: Sequence[int], activation: str = "sigmoid",
@@ -39,9 +44,10 @@ class MLP:
         self.output_activation = output_activation
         self.loss_name = loss
         n_layers = len(self.sizes) - 1
-        self._activations = ([get_activation(activation)] * (n_layers - 1)
-                             + [get_activation(output_activation, "output_activation")])
-        self._loss = get_loss(loss)
+        self.layer_activations = tuple(
+            get_activation(name, "activation" if i < n_layers - 1 else "output_activation")
+            for i, name in enumerate(layer_activation_names(n_layers, activation, output_activation)))
+        self.loss_function = get_loss(loss)
         self.dtype = check_dtype(dtype)
         self.seed = check_seed(seed)
         self.layer_names = layer_names(n_layers)
@@ -67,7 +73,7 @@ class MLP:
         """
         try:
             I = as_inputs(I, self.sizes[0], self.dtype)  # finite (D_I, N), cast to dtype
-            O, self._cache = network_forward(self.params, self.layer_names, self._activations, I)
+            O, self._cache = network_forward(self.params, self.layer_names, self.layer_activations, I)
         except BaseException:
             self._cache = None
             raise
@@ -76,7 +82,7 @@ class MLP:
     def loss(self, O, Y) -> float:
         """The configured loss of outputs O (D_O, N) against targets Y, as a Python float."""
         O = as_outputs(O, self.sizes[-1], self.dtype)  # finite (D_O, N)
-        return self._loss.forward(O, self._targets(Y, O.shape[1], "O's batch"))
+        return self.loss_function.forward(O, self._targets(Y, O.shape[1], "O's batch"))
 
     def backward(self, Y) -> dict[str, np.ndarray]:
         """Gradients of the loss at the last forward's output, keyed and shaped like params."""
@@ -85,8 +91,8 @@ class MLP:
                                "net.forward(I) first (a forward that raised leaves no cache)")
         O = self._cache[-1][2]  # (D_O, N): the last layer's activation
         Y = self._targets(Y, O.shape[1], "the last forward's batch")
-        dO = self._loss.backward(O, Y)  # (D_O, N): seeds the backward
-        return network_backward(self.params, self.layer_names, self._activations, self._cache, dO)
+        dO = self.loss_function.backward(O, Y)  # (D_O, N): seeds the backward
+        return network_backward(self.params, self.layer_names, self.layer_activations, self._cache, dO)
 
     def sgd_step(self, grads: dict, lr: float) -> None:
         """Seed: w := w − α · dL/dw, in place, for every parameter.
@@ -113,10 +119,10 @@ class MLP:
         if not all_finite(O):
             check_finite(O, "the output O", OUTPUT_HINT)
         Y = self._targets(Y, O.shape[1], "I's batch")
-        L = self._loss.forward(O, Y)
-        dO = self._loss.backward(O, Y)  # (D_O, N), a fresh array
+        L = self.loss_function.forward(O, Y)
+        dO = self.loss_function.backward(O, Y)  # (D_O, N), a fresh array
         dO *= lr
-        steps = network_backward(self.params, self.layer_names, self._activations, self._cache, dO)
+        steps = network_backward(self.params, self.layer_names, self.layer_activations, self._cache, dO)
         self._update.apply_steps(self.params, steps, lr)  # steps[key] = α · dL/dw, p's shape
         return L
 
@@ -130,6 +136,4 @@ class MLP:
         return load_mlp(cls, path)
 
     def _targets(self, Y, N: int, batch_of: str) -> np.ndarray:
-        if self._loss.targets == "class_index":
-            return as_class_targets(Y, self.sizes[-1], N, batch_of)  # (N,) ints in [0, D_O)
-        return as_dense_targets(Y, self.sizes[-1], N, self.dtype, batch_of)  # finite (D_O, N)
+        return as_targets(Y, self.loss_function, self.sizes[-1], N, self.dtype, batch_of)

@@ -28,6 +28,12 @@ def layer_names(n_layers: int) -> list[str]:
     return [f"H{i}" for i in range(1, n_hidden + 1)] + ["O"]
 
 
+def layer_activation_names(n_layers: int, activation: str, output_activation: str) -> list[str]:
+    """The activation of each layer, first layer first: ``activation`` in every hidden layer,
+    ``output_activation`` in the output layer (the seed: sigmoid, then identity)."""
+    return [activation] * (n_layers - 1) + [output_activation]
+
+
 def network_forward(params: dict, names: Sequence[str], activations: Sequence[Activation],
                     I: np.ndarray):
     """Seed: H = W_H I + b_H, Ĥ = f(H), O = W_O Ĥ + b_O (then the output activation).

@@ -225,6 +225,13 @@ def as_class_targets(Y, D_O: int, N: int, batch_of: str, name: str = "Y") -> np.
     return a.astype(np.intp, copy=False)
 
 
+def as_targets(Y, loss, D_O: int, N: int, dtype: np.dtype, batch_of: str, name: str = "Y") -> np.ndarray:
+    """Targets for ``loss`` (a ``losses.Loss``): class indices (N,) or a finite (D_O, N) array of ``dtype``."""
+    if loss.class_index:
+        return as_class_targets(Y, D_O, N, batch_of, name)  # (N,) ints in [0, D_O)
+    return as_dense_targets(Y, D_O, N, dtype, batch_of, name)  # finite (D_O, N)
+
+
 def check_grad_keys(grads, params: Mapping, name: str = "grads") -> None:
     """``grads`` is a dict with exactly the keys of ``params``; names the missing and extra ones."""
     if type(grads) is dict and grads.keys() == params.keys():  # the common case

@@ -83,7 +83,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def load_data(args):
     """Inputs (D_I, n) and targets, in the run's dtype (class indices stay integers)."""
-    class_index = LOSSES[args.loss].targets == "class_index"
+    class_index = LOSSES[args.loss].class_index
     if args.dataset == "digits":
         X, Y = digits(class_index)
     else:
@@ -146,8 +146,8 @@ def main(argv=None) -> int:
     print(result.table())
     print("\nloss curves")
     print(result.loss_curves())
-    drift = max(result.final_weights.values(), key=lambda d: d.max_rel)
-    print(f"\nweights after the last step: max rel difference {drift.max_rel:.2e}"
+    drift = max(result.final_weights.values(), key=lambda d: d.max_rel_err)
+    print(f"\nweights after the last step: max rel difference {drift.max_rel_err:.2e}"
           f"{' (resynced every step)' if args.resync else ''}")
     if args.plot:
         from torch_ref.compare.plot import plot_lockstep as plot

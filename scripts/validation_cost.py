@@ -33,9 +33,9 @@ LR = 1e-6  # small, so that repeated steps on one batch leave the weights in ran
 
 def unchecked_step(net, I, Y, lr):
     """train_step without a single check: the pure functions and an in-place update."""
-    O, cache = network_forward(net.params, net.layer_names, net._activations, I)
-    L = net._loss.forward(O, Y)
-    grads = network_backward(net.params, net.layer_names, net._activations, cache, net._loss.backward(O, Y))
+    O, cache = network_forward(net.params, net.layer_names, net.layer_activations, I)
+    L = net.loss_function.forward(O, Y)
+    grads = network_backward(net.params, net.layer_names, net.layer_activations, cache, net.loss_function.backward(O, Y))
     for key, p in net.params.items():
         p -= lr * grads[key]
     return L

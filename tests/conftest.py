@@ -1,4 +1,4 @@
-"""Shared fixtures and helpers: the shape list, seeded data, and the one place tests compare arrays.
+"""Shared fixtures and helpers: the shape list, seeded data (random_batch, the oracle's own), and the one place tests compare arrays.
 
 Tolerances are not defined here but in ``manual_backprop.oracle.tolerances`` (one
 table per dtype, with the reasons), so that the tests and the gradient checker
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from manual_backprop.oracle.cases import random_batch  # noqa: F401  (seeded test data for every test module)
 from manual_backprop.oracle.tolerances import Tolerance, is_close, max_errors, tolerance_for
 
 DTYPES = {"f64": np.float64, "f32": np.float32}
@@ -25,17 +26,6 @@ SHAPES = [
     ("depth2-4-6-3-2", [4, 6, 3, 2], 5),
     ("depth3-3-8-5-4-2", [3, 8, 5, 4, 2], 10),
 ]
-
-
-def make_data(sizes, N, loss="half_sse", seed=0, scale=1.0):
-    """Seeded inputs (D_I, N) and targets: (D_O, N) dense, or (N,) class indices."""
-    rng = np.random.default_rng(seed)
-    I = scale * rng.standard_normal((sizes[0], N))
-    if loss == "softmax_cross_entropy":
-        Y = rng.integers(0, sizes[-1], size=N)
-    else:
-        Y = rng.standard_normal((sizes[-1], N))
-    return I, Y
 
 
 def assert_close(actual, expected, what: str, tol: Tolerance) -> None:

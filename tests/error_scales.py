@@ -37,8 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from manual_backprop.activations import get_activation
-from manual_backprop.losses import get_loss, log_softmax
+from manual_backprop.losses import log_softmax
 
 
 def error_scales(net, I, Y) -> dict[str, float]:
@@ -47,10 +46,8 @@ def error_scales(net, I, Y) -> dict[str, float]:
     Computed in float64 from ``net``'s parameters and the batch (I (D_I, N); Y
     (D_O, N) or class indices (N,)); ``net`` is not changed.
     """
-    n_layers = len(net.layer_names)
-    acts = ([get_activation(net.activation)] * (n_layers - 1)
-            + [get_activation(net.output_activation)])
-    loss = get_loss(net.loss_name)
+    acts = net.layer_activations
+    loss = net.loss_function
     p = {k: np.asarray(v, dtype=np.float64) for k, v in net.params.items()}
 
     X = np.asarray(I, dtype=net.dtype).astype(np.float64)  # (D_I, N): both twins see this exactly
@@ -66,7 +63,7 @@ def error_scales(net, I, Y) -> dict[str, float]:
     O, S_O = X, S_X  # (D_O, N)
 
     N = O.shape[1]
-    if loss.targets == "class_index":
+    if loss.class_index:
         Y = np.asarray(Y).astype(np.intp)
         onehot = np.zeros_like(O)
         onehot[Y, np.arange(N)] = 1.0

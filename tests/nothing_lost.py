@@ -14,7 +14,7 @@ import pytest
 
 from manual_backprop import MLP
 
-from conftest import make_data
+from conftest import random_batch
 
 
 def snapshot(net) -> dict[str, np.ndarray]:
@@ -38,7 +38,7 @@ def assert_trains_normally(net, before: dict) -> None:
     twin = MLP(net.sizes, net.activation, net.output_activation, net.loss_name, net.dtype, net.seed)
     for key, p in twin.params.items():
         p[...] = before[key]
-    I, Y = make_data(net.sizes, 6, loss=net.loss_name, seed=99)
+    I, Y = random_batch(net.sizes, 6, loss=net.loss_name, seed=99)
     loss_net = net.train_step(I, Y, 0.05)
     loss_twin = twin.train_step(I, Y, 0.05)
     assert loss_net == loss_twin, f"loss after the failed call {loss_net!r}, untouched net {loss_twin!r}"

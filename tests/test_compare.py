@@ -137,4 +137,4 @@ def test_resync_gives_the_twin_the_manual_weights_every_step():
     assert len(result.records) == 15
     # After the last step both took one SGD step from the same weights: they differ by rounding only.
     for name, d in result.final_weights.items():
-        assert d.passed, f"{name}: weights differ by {d.max_rel:.2e} after a resynced step"
+        assert d.passed, f"{name}: weights differ by {d.max_rel_err:.2e} after a resynced step"

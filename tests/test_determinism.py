@@ -24,7 +24,7 @@ import pytest
 from manual_backprop import MLP
 from torch_ref import autograd_grads
 
-from conftest import make_data
+from conftest import random_batch
 
 CONFIGS = {
     "sigmoid-half_sse": ([4, 16, 2], "sigmoid", "identity", "half_sse"),
@@ -39,9 +39,9 @@ def fingerprint(config: str, dtype_name: str, seed: int) -> str:
     net = MLP(sizes, activation=activation, output_activation=output_activation, loss=loss,
               dtype=np.dtype(dtype_name), seed=seed)
     for step in range(5):
-        I, Y = make_data(sizes, 8, loss=loss, seed=seed + step)
+        I, Y = random_batch(sizes, 8, loss=loss, seed=seed + step)
         net.train_step(I, Y, lr=0.1)
-    I, Y = make_data(sizes, 8, loss=loss, seed=seed + 5)
+    I, Y = random_batch(sizes, 8, loss=loss, seed=seed + 5)
     net.forward(I)
     h = hashlib.sha256()
     for prefix, arrays in (("param", net.params), ("grad", net.backward(Y)),

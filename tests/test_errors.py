@@ -16,13 +16,13 @@ import pytest
 
 from manual_backprop import MLP
 
-from conftest import make_data
+from conftest import random_batch
 from nothing_lost import assert_raises_nothing_lost
 
 SEED_SIZES, N = [4, 16, 2], 32
-I, Y = make_data(SEED_SIZES, N, seed=1)  # I (4, 32), Y (2, 32)
+I, Y = random_batch(SEED_SIZES, N, seed=1)  # I (4, 32), Y (2, 32)
 CLS_SIZES = [4, 8, 3]
-I_CLS, Y_CLS = make_data(CLS_SIZES, N, loss="softmax_cross_entropy", seed=1)  # Y_CLS (32,)
+I_CLS, Y_CLS = random_batch(CLS_SIZES, N, loss="softmax_cross_entropy", seed=1)  # Y_CLS (32,)
 
 CONSTRUCTOR = [
     ("sizes-one-entry", dict(sizes=[4]), ValueError, "at least an input and an output width"),

@@ -18,11 +18,11 @@ from manual_backprop import MLP
 from manual_backprop.update import SGDUpdate
 from manual_backprop.validation import all_finite
 
-from conftest import make_data
+from conftest import random_batch
 from nothing_lost import assert_params_identical, assert_raises_nothing_lost, snapshot
 
 SIZES, N = [4, 16, 2], 32
-I, Y = make_data(SIZES, N, seed=1)
+I, Y = random_batch(SIZES, N, seed=1)
 
 
 def good_grads(net):

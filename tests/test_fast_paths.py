@@ -11,7 +11,7 @@ import pytest
 from manual_backprop import MLP
 from manual_backprop.activations import sigmoid_backward, sigmoid_forward, tanh_backward
 
-from conftest import DTYPES, make_data
+from conftest import DTYPES, random_batch
 
 EXTREMES = [1e4, -1e4, 0.0, -0.0, 88.0, -88.0, 745.0, -745.0, 20.0, -20.0, np.inf, -np.inf]
 
@@ -61,7 +61,7 @@ def test_train_step_equals_forward_backward_sgd_step(dtype, loss):
     eps = np.finfo(dtype).eps
     for step in range(4):
         plain.params = {k: v.copy() for k, v in fast.params.items()}  # both step from the same weights
-        I, Y = make_data(sizes, 9, loss=loss, seed=step)
+        I, Y = random_batch(sizes, 9, loss=loss, seed=step)
         L_fast = fast.train_step(I, Y, lr)
         O = plain.forward(I)
         L_plain = plain.loss(O, Y)

@@ -9,7 +9,7 @@ from manual_backprop import MLP
 from manual_backprop.oracle.finite_differences import numerical_grads
 from manual_backprop.oracle.tolerances import FINITE_DIFFERENCE
 
-from conftest import SHAPES, assert_close, make_data
+from conftest import SHAPES, assert_close, random_batch
 
 SMALL = [pytest.param(sizes, N, id=case_id) for case_id, sizes, N in SHAPES
          if sum(a * b for a, b in zip(sizes, sizes[1:])) <= 64]
@@ -19,7 +19,7 @@ SMALL = [pytest.param(sizes, N, id=case_id) for case_id, sizes, N in SHAPES
 @pytest.mark.parametrize("loss", ["half_sse", "mse", "softmax_cross_entropy"])
 def test_grads_match_finite_differences(sizes, N, loss):
     net = MLP(sizes, loss=loss, seed=4)
-    I, Y = make_data(sizes, N, loss=loss, seed=8)
+    I, Y = random_batch(sizes, N, loss=loss, seed=8)
     before = {k: v.copy() for k, v in net.params.items()}
     net.forward(I)
     grads = net.backward(Y)

@@ -18,7 +18,7 @@ import pytest
 from manual_backprop import ACTIVATIONS, LOSSES, MLP
 
 from autograd_check import check_against_autograd
-from conftest import DTYPES, make_data
+from conftest import DTYPES, random_batch
 
 D_I, D_O, N = 5, 3, 6
 HIDDEN_WIDTHS = (7, 4, 6, 2)  # non-square, one narrower than the output; the first `depth` are used
@@ -44,7 +44,7 @@ def test_matrix_matches_autograd(activation, output_activation, loss, dtype, dep
     sizes = [D_I, *HIDDEN_WIDTHS[:depth], D_O]
     net = MLP(sizes, activation=activation, output_activation=output_activation, loss=loss,
               dtype=dtype, seed=depth)
-    I, Y = make_data(sizes, N, loss=loss, seed=100 + depth)
+    I, Y = random_batch(sizes, N, loss=loss, seed=100 + depth)
     check_against_autograd(net, I, Y)
 
 

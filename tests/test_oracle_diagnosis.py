@@ -14,7 +14,7 @@ from manual_backprop import MLP
 from manual_backprop.oracle import check_gradients_fd
 from torch_ref import check_gradients
 
-from conftest import make_data
+from conftest import random_batch
 from students import MISTAKES, expected, student_backward
 
 NETS = {"square-4-4-4": [4, 4, 4], "nonsquare-3-5-2": [3, 5, 2], "deep-3-6-4-2": [3, 6, 4, 2]}
@@ -35,7 +35,7 @@ def _cases(nets, Ns, dtypes=("f64",)):
 
 def _run(check, mistake, activation, loss, sizes, N, dtype):
     net = MLP(sizes, activation=activation, loss=loss, dtype=dtype, seed=3)
-    I, Y = make_data(sizes, N, loss=loss, seed=5)
+    I, Y = random_batch(sizes, N, loss=loss, seed=5)
     params = {k: v.copy() for k, v in net.params.items()}
     grads = student_backward(params, I.astype(dtype), Y if loss == "softmax_cross_entropy"
                              else Y.astype(dtype), mistake, activation, loss)

@@ -11,7 +11,7 @@ import pytest
 from manual_backprop import ACTIVATIONS, LOSSES, MLP
 from torch_ref import check_gradients
 
-from conftest import make_data
+from conftest import random_batch
 
 CONFIGS = ([pytest.param(act, "identity", loss, id=f"{act}-identity-{loss}")
             for act in ACTIVATIONS for loss in LOSSES]
@@ -24,7 +24,7 @@ def test_library_gradients_pass_the_oracle(activation, output_activation, loss, 
     sizes = [3, 6, 4, 2]
     net = MLP(sizes, activation=activation, output_activation=output_activation, loss=loss,
               dtype=dtype, seed=2)
-    I, Y = make_data(sizes, 5, loss=loss, seed=6, scale=2.0)
+    I, Y = random_batch(sizes, 5, loss=loss, seed=6, scale=2.0)
     net.forward(I)
     report = check_gradients(net, I, Y, net.backward(Y))
     assert report.passed, str(report)

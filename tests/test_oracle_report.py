@@ -11,7 +11,7 @@ from manual_backprop.oracle import check_gradients_fd
 from manual_backprop.oracle.tolerances import tolerance_for
 from torch_ref import check_gradients
 
-from conftest import make_data
+from conftest import random_batch
 from students import student_backward
 
 ORACLES = {"autograd": check_gradients, "finite_differences": check_gradients_fd}
@@ -19,7 +19,7 @@ ORACLES = {"autograd": check_gradients, "finite_differences": check_gradients_fd
 
 def _net_and_grads(sizes=(3, 5, 2), N=4, dtype=np.float64):
     net = MLP(list(sizes), dtype=dtype, seed=1)
-    I, Y = make_data(list(sizes), N, seed=2)
+    I, Y = random_batch(list(sizes), N, seed=2)
     net.forward(I)
     return net, I, Y, net.backward(Y)
 
@@ -80,7 +80,7 @@ def test_bad_input_raises_naming_the_argument_and_changes_nothing(oracle):
 
 def test_class_index_targets_are_checked():
     net = MLP([3, 5, 4], loss="softmax_cross_entropy", seed=0)
-    I, Y = make_data([3, 5, 4], 6, loss="softmax_cross_entropy", seed=1)
+    I, Y = random_batch([3, 5, 4], 6, loss="softmax_cross_entropy", seed=1)
     net.forward(I)
     assert check_gradients(net, I, Y, net.backward(Y)).passed
     with pytest.raises(ValueError, match=r"whole numbers in \[0, D_O\) = \[0, 4\); got label 7"):

@@ -19,7 +19,7 @@ import torch
 from manual_backprop import MLP
 from torch_ref import TorchMLP, params_from_state_dict, state_dict_from_params
 
-from conftest import SHAPES, make_data
+from conftest import SHAPES, random_batch
 from nothing_lost import assert_params_identical
 
 CONFIGS = [
@@ -33,7 +33,7 @@ SHAPE_CASES = [pytest.param(sizes, N, id=case_id) for case_id, sizes, N in SHAPE
 def trained(sizes, N, dtype, **config):
     """A net one SGD step away from its init, so the saved values are not just a replay of the seed."""
     net = MLP(sizes, dtype=dtype, **{"seed": 3, **config})
-    I, Y = make_data(sizes, N, loss=net.loss_name, seed=4)
+    I, Y = random_batch(sizes, N, loss=net.loss_name, seed=4)
     net.train_step(I, Y, 0.1)
     return net
 
@@ -47,7 +47,7 @@ def test_save_load_round_trip_is_bit_exact(tmp_path, sizes, N, dtype, config):
     back = MLP.load(path)
     assert repr(back) == repr(net), "configuration"
     assert_params_identical(back, net.params, "MLP.load(net.save(...))")
-    I, _ = make_data(sizes, N, seed=5)
+    I, _ = random_batch(sizes, N, seed=5)
     assert np.array_equal(back.forward(I), net.forward(I)), "forward of the loaded net"
 
 

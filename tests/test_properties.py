@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from manual_backprop import ACTIVATIONS, LOSSES, MLP
 
 from autograd_check import check_against_autograd
-from conftest import DTYPES, make_data
+from conftest import DTYPES, random_batch
 
 PROPERTY_SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None,
                              suppress_health_check=[HealthCheck.too_slow])
@@ -40,7 +40,7 @@ def nets_and_batches(draw, loss: str, dtype):
     seed = draw(st.integers(0, 2**32 - 1))
     net = MLP(sizes, activation=activation, output_activation=output_activation, loss=loss,
               dtype=dtype, seed=seed)
-    I, Y = make_data(sizes, N, loss=loss, seed=seed + 1, scale=scale)
+    I, Y = random_batch(sizes, N, loss=loss, seed=seed + 1, scale=scale)
     return net, I, Y
 
 
@@ -68,5 +68,5 @@ def test_corners_of_the_drawn_space(sizes, N, activation, output_activation, los
     """The corners hypothesis may or may not reach in its fixed examples."""
     net = MLP(sizes, activation=activation, output_activation=output_activation, loss=loss,
               dtype=dtype, seed=0)
-    I, Y = make_data(sizes, N, loss=loss, seed=1, scale=scale)
+    I, Y = random_batch(sizes, N, loss=loss, seed=1, scale=scale)
     check_against_autograd(net, I, Y, rounding_scaled=True)

@@ -17,7 +17,7 @@ from manual_backprop.oracle.tolerances import tolerance_for
 from torch_ref.model import TORCH_ACTIVATIONS, TORCH_DTYPES, TORCH_LOSSES
 
 from autograd_check import check_against_autograd
-from conftest import DTYPES, assert_close, make_data
+from conftest import DTYPES, assert_close, random_batch
 
 # Around every place a naive formula breaks: exp overflow (float32 past 88.7,
 # float64 past 709.8), softplus's threshold 20, saturation, and exactly 0.
@@ -84,7 +84,7 @@ def test_zero_pre_activations_in_a_net_match_autograd(activation, dtype):
     sizes = [3, 5, 2]
     net = MLP(sizes, activation=activation, dtype=dtype, seed=1)
     net.params["b_H"][:] = 0
-    I, Y = make_data(sizes, 4, seed=2)
+    I, Y = random_batch(sizes, 4, seed=2)
     I[:, 1] = 0.0
     assert np.all(net.params["W_H"] @ I[:, 1:2].astype(dtype) + net.params["b_H"] == 0)
     check_against_autograd(net, I, Y)
@@ -137,7 +137,7 @@ def test_huge_inputs_through_a_net_match_autograd(activation, output_activation,
     sizes = [6, 8, 5, 4]
     net = MLP(sizes, activation=activation, output_activation=output_activation, loss=loss,
               dtype=dtype, seed=3)
-    I, Y = make_data(sizes, 16, loss=loss, seed=4, scale=scale)
+    I, Y = random_batch(sizes, 16, loss=loss, seed=4, scale=scale)
     H1 = net.params["W_H1"] @ I.astype(dtype) + net.params["b_H1"]  # (8, 16)
     assert np.abs(H1).max() > scale / 2, "the inputs do not reach the scale under test"
     with np.errstate(over="raise", invalid="raise", divide="raise"):

@@ -13,7 +13,7 @@ from manual_backprop import MLP
 from manual_backprop.oracle.tolerances import tolerance_for
 from torch_ref import TorchMLP, run_autograd
 
-from conftest import SHAPES, assert_close, assert_grads_close, make_data
+from conftest import SHAPES, assert_close, assert_grads_close, random_batch
 
 CASES = [pytest.param(sizes, N, id=case_id) for case_id, sizes, N in SHAPES]
 
@@ -21,7 +21,7 @@ CASES = [pytest.param(sizes, N, id=case_id) for case_id, sizes, N in SHAPES]
 @pytest.mark.parametrize("sizes,N", CASES)
 def test_output_loss_and_grads_match_autograd(sizes, N, dtype):
     net = MLP(sizes, dtype=dtype, seed=7)
-    I, Y = make_data(sizes, N, seed=11)
+    I, Y = random_batch(sizes, N, seed=11)
     O = net.forward(I)
     L = net.loss(O, Y)
     grads = net.backward(Y)
@@ -40,7 +40,7 @@ def test_one_sgd_step_matches_torch_optim(sizes, N, dtype):
     lr = 0.1
     net = MLP(sizes, dtype=dtype, seed=3)
     model = TorchMLP.from_manual(net)
-    I, Y = make_data(sizes, N, seed=5)
+    I, Y = random_batch(sizes, N, seed=5)
 
     net.forward(I)
     net.sgd_step(net.backward(Y), lr)
@@ -60,7 +60,7 @@ def test_one_sgd_step_matches_torch_optim(sizes, N, dtype):
 def test_seed_equations_by_hand():
     """The seed's equations written out directly for one hidden sigmoid layer, against the class."""
     net = MLP([3, 4, 2], seed=1)
-    I, Y = make_data([3, 4, 2], 5, seed=2)
+    I, Y = random_batch([3, 4, 2], 5, seed=2)
     p = net.params
     H = p["W_H"] @ I + p["b_H"]
     H_hat = 1 / (1 + np.exp(-H))

@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from manual_backprop.activations import ELU_ALPHA, LEAKY_RELU_SLOPE, SOFTPLUS_THRESHOLD
-from manual_backprop.network import layer_names
+from manual_backprop.losses import get_loss
+from manual_backprop.network import layer_activation_names, layer_names
 
 TORCH_ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
@@ -51,7 +52,7 @@ class TorchMLP(nn.Module):
                  dtype=np.float64):
         super().__init__()
         self.sizes = tuple(int(s) for s in sizes)
-        self.names = layer_names(len(self.sizes) - 1)
+        self.layer_names = layer_names(len(self.sizes) - 1)
         self.activation = activation
         self.output_activation = output_activation
         self.loss_name = loss
@@ -59,8 +60,9 @@ class TorchMLP(nn.Module):
         self.linears = nn.ModuleList(
             nn.Linear(fan_in, fan_out, dtype=torch_dtype)
             for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]))
-        act_names = [activation] * (len(self.linears) - 1) + [output_activation]
-        self.activations = nn.ModuleList(TORCH_ACTIVATIONS[a]() for a in act_names)
+        self.activations = nn.ModuleList(
+            TORCH_ACTIVATIONS[a]()
+            for a in layer_activation_names(len(self.linears), activation, output_activation))
         self.loss_fn = TORCH_LOSSES[loss]()
 
     @classmethod
@@ -78,14 +80,14 @@ class TorchMLP(nn.Module):
     def load_params(self, params: dict) -> None:
         """Copy a manual params dict (seed names, W (fan_out, fan_in), b (fan_out, 1)) in, bit-exactly."""
         with torch.no_grad():
-            for name, linear in zip(self.names, self.linears):
+            for name, linear in zip(self.layer_names, self.linears):
                 linear.weight.copy_(torch.from_numpy(np.asarray(params["W_" + name])))
                 linear.bias.copy_(torch.from_numpy(np.asarray(params["b_" + name]).reshape(-1)))
 
     def to_params(self) -> dict[str, np.ndarray]:
         """The weights as a manual params dict (seed names and shapes), bit-exact copies."""
         params = {}
-        for name, linear in zip(self.names, self.linears):
+        for name, linear in zip(self.layer_names, self.linears):
             params["W_" + name] = linear.weight.detach().numpy().copy()
             params["b_" + name] = linear.bias.detach().numpy().reshape(-1, 1).copy()
         return params
@@ -93,7 +95,7 @@ class TorchMLP(nn.Module):
     def grads(self) -> dict[str, np.ndarray]:
         """The accumulated .grad of every parameter, as a dict with seed names and shapes."""
         grads = {}
-        for name, linear in zip(self.names, self.linears):
+        for name, linear in zip(self.layer_names, self.linears):
             grads["W_" + name] = linear.weight.grad.detach().numpy().copy()
             grads["b_" + name] = linear.bias.grad.detach().numpy().reshape(-1, 1).copy()
         return grads
@@ -101,7 +103,7 @@ class TorchMLP(nn.Module):
     def targets(self, Y) -> torch.Tensor:
         """Manual-layout targets as torch expects them: (D_O, N) → (N, D_O); class indices (N,) as int64."""
         Y = np.asarray(Y)
-        if self.loss_name == "softmax_cross_entropy":
+        if get_loss(self.loss_name).class_index:
             return torch.from_numpy(Y.astype(np.int64))
         dtype = self.linears[0].weight.dtype
         return torch.from_numpy(np.ascontiguousarray(Y.T)).to(dtype)

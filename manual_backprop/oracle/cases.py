@@ -25,6 +25,7 @@ from typing import Callable, NamedTuple, Optional, Sequence
 import numpy as np
 
 from .comparison import check_gradients_fd
+from ..losses import get_loss
 from ..mlp import MLP
 from .report import GradientReport
 
@@ -53,15 +54,21 @@ class CaseResult(NamedTuple):
     report: GradientReport
 
 
-def case_data(case: Case, loss: str = "half_sse"):
-    """Seeded inputs (D_I, N) and targets for a case, both float64."""
-    rng = np.random.default_rng(1000 + case.seed)
-    I = rng.standard_normal((case.sizes[0], case.N))
-    if loss == "softmax_cross_entropy":
-        Y = rng.integers(0, case.sizes[-1], size=case.N)
+def random_batch(sizes, N: int, loss: str = "half_sse", seed: int = 0, scale: float = 1.0):
+    """Seeded standard-normal inputs ``scale`` · (D_I, N) and targets for ``loss``, float64:
+    (D_O, N) standard normal, or (N,) class indices in [0, D_O)."""
+    rng = np.random.default_rng(seed)
+    I = scale * rng.standard_normal((sizes[0], N))
+    if get_loss(loss).class_index:
+        Y = rng.integers(0, sizes[-1], size=N)
     else:
-        Y = rng.standard_normal((case.sizes[-1], case.N))
+        Y = rng.standard_normal((sizes[-1], N))
     return I, Y
+
+
+def case_data(case: Case, loss: str = "half_sse"):
+    """The seeded inputs (D_I, N) and targets of a graded case."""
+    return random_batch(case.sizes, case.N, loss, seed=1000 + case.seed)
 
 
 def grade(backward: Callable, cases: Sequence[Case] = DEFAULT_CASES, activation: str = "sigmoid",

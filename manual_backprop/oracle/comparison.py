@@ -21,22 +21,19 @@ from .finite_differences import numerical_grads
 from .hints import fix_line
 from .report import GradientReport, ParamCheck
 from .tolerances import FINITE_DIFFERENCE, TOLERANCES, Tolerance, max_errors, tolerance_for
-from ..validation import as_class_targets, as_dense_targets, as_inputs
+from ..mlp import MLP
+from ..validation import as_inputs, as_targets
 
 
 def validate_inputs(net, I, Y, grads) -> tuple[np.ndarray, np.ndarray]:
     """Raise TypeError/ValueError naming the argument on bad input; return I and Y as arrays."""
-    if not (hasattr(net, "params") and hasattr(net, "sizes") and hasattr(net, "_loss")):
+    if not isinstance(net, MLP):
         raise TypeError(f"net must be a manual_backprop.MLP; got {type(net).__name__}")
     if not isinstance(grads, Mapping):
         raise TypeError(f"grads must be a dict of parameter name → gradient array (keys "
                         f"{list(net.params)}); got {type(grads).__name__}")
     I = as_inputs(I, net.sizes[0], net.dtype)  # finite (D_I, N), the same checks as net.forward
-    N = I.shape[1]
-    if net._loss.targets == "class_index":
-        Y = as_class_targets(Y, net.sizes[-1], N, "I's batch")  # (N,) ints in [0, D_O)
-    else:
-        Y = as_dense_targets(Y, net.sizes[-1], N, net.dtype, "I's batch")  # finite (D_O, N)
+    Y = as_targets(Y, net.loss_function, net.sizes[-1], I.shape[1], net.dtype, "I's batch")
     return I, Y
 
 

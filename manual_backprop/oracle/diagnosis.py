@@ -41,6 +41,7 @@ import numpy as np
 from ..activations import ACTIVATIONS, Activation
 from ..explain import layer_symbols
 from ..network import network_backward, network_forward
+from ..validation import as_targets
 from .tolerances import Tolerance, is_close
 
 CODES = ("wrong_shape", "transposed", "negated", "scaled_by_N", "scaled_by_1/N", "scaled_by_2",
@@ -154,10 +155,11 @@ def activation_hypotheses(net, I: np.ndarray, Y: np.ndarray) -> list[Hypothesis]
     cache is touched. I: (D_I, N); Y: (D_O, N) or class indices (N,).
     """
     params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
-    acts = list(net._activations)
-    loss = net._loss
-    Y = np.asarray(Y).astype(np.intp) if loss.targets == "class_index" else np.asarray(Y, np.float64)
-    O, cache = network_forward(params, net.layer_names, acts, np.asarray(I, dtype=np.float64))
+    acts = list(net.layer_activations)
+    loss = net.loss_function
+    I = np.asarray(I, dtype=np.float64)
+    Y = as_targets(Y, loss, net.sizes[-1], I.shape[1], np.float64, "I's batch")
+    O, cache = network_forward(params, net.layer_names, acts, I)
     dO = loss.backward(O, Y)  # (D_O, N)
     symbols = layer_symbols(len(acts), net.output_activation)
     hidden = list(range(len(acts) - 1))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..network import network_forward
+from ..validation import as_targets
 from .tolerances import FINITE_DIFFERENCE_STEP
 
 
@@ -22,12 +23,11 @@ def numerical_grads(net, I, Y, h: float = FINITE_DIFFERENCE_STEP) -> dict[str, n
     """
     params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
     I = np.asarray(I, dtype=np.float64)
-    loss = net._loss
-    Y = (np.asarray(Y).astype(np.intp) if loss.targets == "class_index"
-         else np.asarray(Y, dtype=np.float64))
+    loss = net.loss_function
+    Y = as_targets(Y, loss, net.sizes[-1], I.shape[1], np.float64, "I's batch")
 
     def loss_at() -> float:
-        O, _ = network_forward(params, net.layer_names, net._activations, I)
+        O, _ = network_forward(params, net.layer_names, net.layer_activations, I)
         return loss.forward(O, Y)
 
     grads = {}

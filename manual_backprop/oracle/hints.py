@@ -18,9 +18,9 @@ def _fmt_shape(shape) -> str:
 
 
 def fix_line(key: str, diagnosis: Diagnosis, got_shape: Optional[tuple], sizes: Sequence[int], N: int,
-             activation: str, output_activation: str, loss: str) -> str:
+             activation: str, output_activation: str, loss_name: str) -> str:
     """The one-line explanation of ``diagnosis`` for parameter ``key`` (e.g. "W_H")."""
-    eqs = {e.target: e.text for e in backward_equations(sizes, N, activation, output_activation, loss)}
+    eqs = {e.target: e.text for e in backward_equations(sizes, N, activation, output_activation, loss_name)}
     own = eqs.get("dL/d" + key, f"dL/d{key} has {key}'s shape")
     seed = eqs["dL/dO"]
     layer = key.split("_", 1)[1] if "_" in key else key
@@ -48,7 +48,7 @@ def fix_line(key: str, diagnosis: Diagnosis, got_shape: Optional[tuple], sizes: 
     elif code in ("scaled_by_2", "scaled_by_1/2"):
         factor = "twice" if code == "scaled_by_2" else "half"
         why = ""
-        if loss == "half_sse":
+        if loss_name == "half_sse":
             why = ("; the ½ in L = ½ Σ (O − Y)² cancels the square's 2" if code == "scaled_by_2"
                    else "; the ½ belongs to L only, it is already used up in dL/dO")
         more = f" ({detail})" if detail else ""

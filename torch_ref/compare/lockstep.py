@@ -30,8 +30,8 @@ from ..model import TorchMLP
 class Diff:
     """How far the manual value is from torch's: max |difference|, that over max |torch|, and the verdict."""
 
-    max_abs: float
-    max_rel: float
+    max_abs_err: float
+    max_rel_err: float
     passed: bool
 
 
@@ -69,7 +69,7 @@ class LockstepResult:
 
     def worst(self, name: str) -> StepRecord:
         """The step where ``name`` (a parameter or "loss") differs most, relative to torch's value."""
-        return max(self.records, key=lambda r: r.diffs[name].max_rel)
+        return max(self.records, key=lambda r: r.diffs[name].max_rel_err)
 
     def table(self) -> str:
         """Per quantity: max abs and rel difference at the first step and at the worst step."""
@@ -81,8 +81,8 @@ class LockstepResult:
             first, worst = self.records[0].diffs[name], self.worst(name)
             w = worst.diffs[name]
             ok = all(r.diffs[name].passed for r in self.records)
-            lines.append(f"{name:>8}  {first.max_abs:10.2e} {first.max_rel:10.2e}  {worst.step:>6} "
-                         f"{w.max_abs:10.2e} {w.max_rel:10.2e}  {'yes' if ok else 'NO'}")
+            lines.append(f"{name:>8}  {first.max_abs_err:10.2e} {first.max_rel_err:10.2e}  {worst.step:>6} "
+                         f"{w.max_abs_err:10.2e} {w.max_rel_err:10.2e}  {'yes' if ok else 'NO'}")
         lines.append(f"tolerance: max abs ≤ {tol.rtol:g} · max |torch| + {tol.atol:g}, "
                      f"i.e. max rel ≲ {tol.rtol:g}")
         return "\n".join(lines)

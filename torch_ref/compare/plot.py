@@ -36,7 +36,7 @@ def plot_lockstep(result, path: str, title: str = "") -> None:
     ax_loss.legend()
 
     for name in result.names[1:]:
-        rel = np.array([r.diffs[name].max_rel for r in result.records])
+        rel = np.array([r.diffs[name].max_rel_err for r in result.records])
         ax_diff.plot(steps, np.where(rel > 0, rel, np.nan), lw=0.9, label=f"dL/d{name}")
     ax_diff.axhline(result.tolerance.rtol, color="r", ls="--", lw=1, label="tolerance")
     ax_diff.set_yscale("log")
