@@ -89,8 +89,8 @@ CATALOGUE = [
            "cache.append((X, Z, A))", "cache.append((A, Z, A))"),
     Mutant("loss gradient seeded from the pre-activation", MB + "mlp.py", "MLP.backward",
            "O = self._cache[-1][2]", "O = self._cache[-1][1]"),
-    Mutant("SGD ascends (w += α·dL/dw)", MB + "update.py", "_new_value",
-           "w = p - lr * g", "w = p + lr * g"),
+    Mutant("SGD ascends (w += α·dL/dw)", MB + "update.py", "sgd_update",
+           "p - lr * grads[key]", "p + lr * grads[key]"),
 ]
 
 
