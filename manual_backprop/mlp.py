@@ -18,8 +18,18 @@ from .losses import get_loss
 from .network import layer_activation_names, layer_names, network_backward, network_forward
 from .persistence import load_mlp, save_mlp
 from .update import sgd_update
-from .validation import (OUTPUT_HINT, as_inputs, as_outputs, as_targets, check_dtype, check_finite,
-                         check_grads, check_lr, check_seed, check_sizes)
+from .validation import (
+    OUTPUT_HINT,
+    as_inputs,
+    as_outputs,
+    as_targets,
+    check_dtype,
+    check_finite,
+    check_grads,
+    check_lr,
+    check_seed,
+    check_sizes,
+)
 
 
 class MLP:
