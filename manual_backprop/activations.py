@@ -30,7 +30,7 @@ ELU_ALPHA = 1.0  # torch.nn.ELU's default alpha
 
 
 def sigmoid_forward(Z: np.ndarray) -> np.ndarray:
-    """Ĥ = σ(H) = 1 / (1 + e^(−H)), written so that no exp overflows.
+    """Seed: Ĥ = f(H) with f = σ, σ(H) = 1 / (1 + e^(−H)), written so that no exp overflows.
 
     With ``e = e^(−|z|)``, which never exceeds 1, σ(z) is ``1 / (1 + e)`` for
     z ≥ 0 and ``e / (1 + e)`` for z < 0: both exact rewritings of σ.
