@@ -161,7 +161,8 @@ def _overflow_is_an_error(what: str, dtype: np.dtype) -> Iterator[None]:
         with np.errstate(over="raise", invalid="raise", divide="raise"):
             yield
     except FloatingPointError as err:
-        raise ValueError(f"{what} overflowed {dtype.name} ({err}); {OUTPUT_HINT}") from None
+        raise ValueError(f"{what} overflowed {dtype.name} ({err}): the learning rate may be too large, "
+                         f"or the inputs may need scaling") from None
 
 
 def _finite_loss(L: float, loss_name: str) -> float:
