@@ -225,8 +225,8 @@ def read_config(reader: NpzReader) -> dict:
     n_chars = header.dtype.itemsize // 4  # UTF-32
     if n_chars > MAX_CONFIG_CHARS:
         raise Damage(f"'config' is a string of {n_chars} characters; a config has at most {MAX_CONFIG_CHARS}")
-    try:
-        text = str(reader.read("config", header)[()])
+    try:  # decoded here: NumPy's own conversion fails with SystemError on a code point beyond Unicode
+        text = reader.read("config", header).tobytes().decode("utf-32-le").rstrip("\0")
     except UnicodeError as err:
         raise Damage(f"'config' is not valid text ({err})") from None
     depth = json_depth(text, MAX_CONFIG_DEPTH)
