@@ -50,8 +50,8 @@ def check_path(path, name: str = "path") -> str:
         if isinstance(path, (bytes, bytearray)):
             hint = ": decode it first, e.g. path.decode()"
         elif hasattr(path, "write") or hasattr(path, "read"):
-            hint = (": pass the file's name instead; saving writes a temporary file beside it and renames it "
-                    "into place, which a file object cannot do")
+            hint = (": pass the file's name instead (save writes a temporary file beside it and renames it "
+                    "into place, which needs a name)")
         raise TypeError(f"{name} must be a str or os.PathLike such as pathlib.Path; "
                         f"got {type(path).__name__} {reprlib.repr(path)}{hint}")
     text = os.fspath(path)
@@ -298,21 +298,22 @@ def copy_params(params) -> tuple[list[int], np.dtype, dict]:
     keys = [prefix + name for name in layer_names(len(params) // 2) for prefix in ("W_", "b_")]
     if set(params) != set(keys):
         raise ValueError(f"params must have the keys {keys}; got {list(params)}")
-    first = params[keys[0]]
-    dtype = getattr(first, "dtype", None)
-    sizes, copies = [], {}
+    dtype = getattr(params[keys[0]], "dtype", None)
+    sizes, copies = [], {}  # sizes: [D_I, fan_out of each layer so far]
     for key in keys:
         p = params[key]
-        if type(p) is not np.ndarray or dtype not in SUPPORTED_DTYPES or p.dtype != dtype:
+        if type(p) is not np.ndarray or p.dtype != dtype or p.dtype not in SUPPORTED_DTYPES:
             raise TypeError(f"params[{key!r}] must be a NumPy array of float64 or float32, the dtype of "
                             f"every parameter; got {type(p).__name__} of dtype {getattr(p, 'dtype', None)} "
                             f"(params[{keys[0]!r}] has {dtype})")
+        if p.ndim != 2 or p.size == 0:
+            raise ValueError(f"params[{key!r}] must be a non-empty 2-D array, (fan_out, fan_in) for W and "
+                             f"(fan_out, 1) for b; got shape {p.shape}")
         if key.startswith("W_"):
-            fan_in = sizes[-1] if sizes else (p.shape[1] if p.ndim == 2 else 1)
-            expected = (p.shape[0] if p.ndim == 2 else 1, fan_in)
+            expected = (p.shape[0], sizes[-1] if sizes else p.shape[1])
         else:
             expected = (sizes[-1], 1)
-        if p.shape != expected or p.size == 0:
+        if p.shape != expected:
             raise ValueError(f"params[{key!r}] must have shape {expected}, (fan_out, fan_in) for W and "
                              f"(fan_out, 1) for b, each layer's fan_in its predecessor's fan_out; got {p.shape}")
         check_finite(p, f"params[{key!r}]")
