@@ -90,8 +90,8 @@ def save_mlp(net, path) -> None:
     target = os.path.realpath(text)  # through symlinks: the file they point at is replaced
     directory, name = os.path.split(target)
     try:
-        sweep_orphans(directory, name)
         write_atomically(directory, name, arrays)
+        sweep_orphans(directory, name)  # after: a save that raises leaves the directory as it was
     except OSError as err:  # name the user's path, not the temporary file
         raise OSError(err.errno, f"cannot save to {text!r}: {err.strerror or err}", text) from err
 

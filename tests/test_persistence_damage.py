@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from manual_backprop import MLP
+from manual_backprop.npz_reader import END_RECORD, ZIP64_END_RECORD, ZIP64_LOCATOR
 from zip_craft import (DEFLATED, config_array, deflated_zeros, members_of, npy_bytes, npy_header,
                        stored, zip_bytes)
 
@@ -296,6 +297,29 @@ def test_compressed_file_loads_bit_exactly(tmp_path):
     with np.load(path) as f:  # the premise: np.savez_compressed did deflate
         assert f.zip.getinfo("W_H.npy").compress_type == DEFLATED
     assert identical(MLP.load(path), SEED_NET)
+
+
+def zip64_end(archive: bytes, locator_offset_delta: int = 0) -> bytes:
+    """``archive`` with its end record moved into a zip64 one, as zipfile writes for an archive past 4 GiB."""
+    body, end = archive[:-END_RECORD.size], END_RECORD.unpack(archive[-END_RECORD.size:])
+    n, directory_size, directory_offset = end[4], end[5], end[6]
+    record = ZIP64_END_RECORD.pack(b"PK\x06\x06", ZIP64_END_RECORD.size - 12, 45, 45, 0, 0, n, n,
+                                   directory_size, directory_offset)
+    locator = ZIP64_LOCATOR.pack(b"PK\x06\x07", 0, len(body) + locator_offset_delta, 1)
+    markers = END_RECORD.pack(b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return body + record + locator + markers
+
+
+def test_zip64_end_record_is_followed(tmp_path):
+    path = tmp_path / "zip64.npz"
+    path.write_bytes(zip64_end(zip_bytes(seed_members())))
+    assert identical(MLP.load(path), SEED_NET)
+
+
+def test_zip64_locator_pointing_elsewhere(tmp_path):
+    path = tmp_path / "zip64.npz"
+    path.write_bytes(zip64_end(zip_bytes(seed_members()), locator_offset_delta=-8))
+    refused(path, "damaged zip64 end-of-directory record")
 
 
 def test_fortran_ordered_array_loads_with_its_values(tmp_path):
