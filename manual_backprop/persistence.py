@@ -91,13 +91,14 @@ def save_mlp(net, path) -> None:
     directory, name = os.path.split(target)
     try:
         write_atomically(directory, name, arrays)
-        sweep_orphans(directory, name)  # after: a save that raises leaves the directory as it was
     except OSError as err:  # name the user's path, not the temporary file
         raise OSError(err.errno, f"cannot save to {text!r}: {err.strerror or err}", text) from err
+    sweep_orphans(directory, name)  # after: a save that raises leaves the directory as it was
 
 
 def temporary_prefix(name: str) -> str:
-    return f".{name[:200]}.tmp-"  # hidden, beside the target; cut so the name stays under 255 bytes
+    """Hidden, beside the target, recognisable; the name cut to 200 bytes so a temporary's stays under 255."""
+    return f".{os.fsdecode(os.fsencode(name)[:200])}.tmp-"
 
 
 def write_atomically(directory: str, name: str, arrays: dict) -> None:
@@ -140,16 +141,20 @@ def fsync_directory(directory: str) -> None:
 
 
 def sweep_orphans(directory: str, name: str) -> None:
-    """Remove temporaries of saves to ``name`` whose process is gone (killed mid-save)."""
+    """Remove temporaries of saves to ``name`` whose process is gone (killed mid-save); best effort."""
     prefix = temporary_prefix(name)
-    for entry in os.listdir(directory):
+    try:
+        entries = os.listdir(directory)
+    except OSError:  # the save itself succeeded; an unreadable directory only means no sweep
+        return
+    for entry in entries:
         if not entry.startswith(prefix):
             continue
         pid, _, token = entry[len(prefix):].partition("-")
         if pid.isdigit() and len(token) == 8 and not process_alive(int(pid)):
             try:
                 os.unlink(os.path.join(directory, entry))
-            except FileNotFoundError:  # another save swept it first
+            except OSError:  # swept by another save first, or not ours to remove
                 pass
 
 

@@ -15,7 +15,6 @@ Three kinds of file:
 from __future__ import annotations
 
 import os
-import re
 import time
 import tracemalloc
 
