@@ -161,10 +161,10 @@ CANONICAL_HEADER = re.compile(  # what np.save writes: keys sorted, shape a tupl
 def parse_header(version: tuple, length_bytes: bytes, header: bytes) -> tuple[tuple, bool, np.dtype]:
     """(shape, fortran_order, dtype) of an .npy header: np.save's own form by a strict pattern, else NumPy's parser."""
     match = CANONICAL_HEADER.fullmatch(header.decode("latin1"))
-    if match is None:  # another writer's layout: NumPy's parser (ast.literal_eval), length-limited
+    if match is None:  # another writer's layout: NumPy's parser (ast.literal_eval), on the length-checked header
         parse = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                  else np.lib.format.read_array_header_2_0)
-        return parse(io.BytesIO(length_bytes + header), max_header_size=MAX_HEADER_BYTES)
+        return parse(io.BytesIO(length_bytes + header))
     descr, fortran, shape = match.groups()
     try:
         dtype = np.dtype(descr)

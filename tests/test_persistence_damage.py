@@ -73,7 +73,12 @@ def identical(back, net) -> bool:
 
 
 def small_net():
-    """A one-layer net: its file (~1.4 KB) has every part a deeper one has (config, a W, a b), at 11,600 flips."""
+    """A one-layer net: its 1.4 KB file (11,504 bits) has every kind of part a deeper net's has.
+
+    The config, a W and a b, each a zip member with its .npy header, and the zip
+    directory; a deeper net repeats these (MLP([2, 3, 1]) takes 16,112 flips,
+    half as long again).
+    """
     net = MLP([1, 1], activation="tanh", seed=7)
     net.params["W_O"][:] = -1.5  # a value the seed did not draw
     return net
