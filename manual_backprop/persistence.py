@@ -118,7 +118,7 @@ def write_atomically(directory: str, name: str, arrays: dict) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             if mode is not None:
-                os.fchmod(f.fileno(), mode)
+                os.chmod(tmp, mode)
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())  # the data is on disk before the name points at it
@@ -133,6 +133,8 @@ def write_atomically(directory: str, name: str, arrays: dict) -> None:
 
 
 def fsync_directory(directory: str) -> None:
+    if os.name != "posix":  # Windows cannot fsync a directory: the rename is as durable as its file system makes it
+        return
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -159,6 +161,8 @@ def sweep_orphans(directory: str, name: str) -> None:
 
 
 def process_alive(pid: int) -> bool:
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows: sweep nothing there
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
