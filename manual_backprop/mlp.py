@@ -137,26 +137,19 @@ class MLP:
     @classmethod
     def from_params(cls, params, activation: str = "sigmoid", output_activation: str = "identity",
                     loss: str = "half_sse", seed: int | None = 0) -> "MLP":
-        """A net holding copies of the arrays ``params``, with no random draw: what ``load`` builds.
+        """A net holding copies of the arrays ``params``: what ``load`` builds, no net of their size drawn.
 
         ``params`` maps the seed names (``W_H, b_H, W_O, b_O``; deeper nets ``W_H1,
         b_H1, …``) to ``W (fan_out, fan_in)`` and ``b (fan_out, 1)``, all float64 or
         all float32 and finite; sizes and dtype come from the arrays. ``seed`` is
-        only recorded (what ``save`` writes). Nothing is allocated beyond the copies.
+        only recorded (what ``save`` writes). The constructor runs on a stand-in one
+        unit wide per layer (two numbers drawn per layer), so the net is set up
+        exactly as ``__init__`` sets it up; then it takes the real sizes and the copies.
         """
         from .persistence import copy_params
 
         sizes, dtype, arrays = copy_params(params)  # checked, in the seed's key order
-        net = cls.__new__(cls)  # the attributes __init__ sets, without its random draw
+        net = cls([1] * len(sizes), activation, output_activation, loss, dtype, seed)
         net.sizes = check_sizes(sizes)
-        net.activation, net.output_activation, net.loss_name = activation, output_activation, loss
-        net._activations = ([get_activation(activation)] * (len(sizes) - 2)
-                            + [get_activation(output_activation, "output_activation")])
-        net._loss = get_loss(loss)
-        net.dtype = dtype
-        net.seed = check_seed(seed)
-        net.layer_names = layer_names(len(sizes) - 1)
         net.params = arrays
-        net._cache = None
-        net._update = SGDUpdate()
         return net

@@ -16,8 +16,8 @@ Loading trusts nothing in the file (``npz_reader`` reads it): the config is
 parsed with a size and depth limit and checked first, then every array's
 declared shape and dtype against it, and only then is any array read, each
 exactly as large as the config implies. The net is built from those arrays
-(``MLP.from_params``), never drawn at random first. Any damaged or crafted
-file is a ValueError naming the file, and the array where there is one.
+(``MLP.from_params``); no random net of their size is drawn. Any damaged or
+crafted file is a ValueError naming the file, and the array where there is one.
 """
 
 from __future__ import annotations

@@ -198,11 +198,28 @@ def test_params_from_a_foreign_state_dict():
         params_from_state_dict(torch.nn.Sequential(torch.nn.Linear(4, 2)).state_dict())
 
 
-def test_from_params_is_the_net_without_a_random_draw(monkeypatch):
+def widths_drawn(monkeypatch) -> list:
+    """Record the size of every array MLP's random generator draws from here on."""
+    sizes, default_rng = [], np.random.default_rng
+
+    class Recording:
+        def __init__(self, seed):
+            self.rng = default_rng(seed)
+
+        def uniform(self, low, high, size):
+            sizes.append(int(np.prod(size)))
+            return self.rng.uniform(low, high, size)
+
+    monkeypatch.setattr(np.random, "default_rng", Recording)
+    return sizes
+
+
+def test_from_params_is_the_net_without_drawing_one_of_its_size(monkeypatch):
     net = trained([4, 6, 3, 2], 8, np.float32, activation="tanh", loss="mse", seed=5)
     params = {k: net.params[k] for k in reversed(list(net.params))}  # any key order
-    monkeypatch.setattr(np.random, "default_rng", None)  # a draw would fail here
+    drawn = widths_drawn(monkeypatch)
     built = MLP.from_params(params, activation="tanh", loss="mse", seed=5)
+    assert drawn and max(drawn) == 1, f"drew arrays of {drawn} numbers"
     monkeypatch.undo()
     assert repr(built) == repr(net) and set(vars(built)) == set(vars(net)), "the same attributes as __init__ sets"
     assert_params_identical(built, net.params, "MLP.from_params")
@@ -212,11 +229,14 @@ def test_from_params_is_the_net_without_a_random_draw(monkeypatch):
     assert_params_identical(built, net.params, "a training step after from_params")
 
 
-def test_load_never_draws_a_random_net(tmp_path, monkeypatch):
+def test_load_never_draws_a_net_of_the_files_size(tmp_path, monkeypatch):
     net = trained([4, 16, 2], 8, np.float64)
     net.save(tmp_path / "net.npz")
-    monkeypatch.setattr(np.random, "default_rng", None)
-    assert_params_identical(MLP.load(tmp_path / "net.npz"), net.params, "MLP.load")
+    drawn = widths_drawn(monkeypatch)
+    back = MLP.load(tmp_path / "net.npz")
+    assert max(drawn) == 1, f"drew arrays of {drawn} numbers"
+    monkeypatch.undo()
+    assert_params_identical(back, net.params, "MLP.load")
 
 
 P = MLP([4, 16, 2], seed=0).params
