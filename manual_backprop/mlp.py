@@ -152,6 +152,25 @@ class MLP:
     def _targets(self, Y, N: int, batch_of: str) -> np.ndarray:
         return as_targets(Y, self.loss_function, self.sizes[-1], N, self.dtype, batch_of)
 
+    @classmethod
+    def from_params(cls, params, activation: str = "sigmoid", output_activation: str = "identity",
+                    loss: str = "half_sse", seed: int | None = 0) -> "MLP":
+        """A net holding copies of the arrays ``params``: what ``load`` builds, no net of their size drawn.
+
+        ``params`` maps the seed names (``W_H, b_H, W_O, b_O``; deeper nets ``W_H1,
+        b_H1, …``) to ``W (fan_out, fan_in)`` and ``b (fan_out, 1)``, all float64 or
+        all float32 and finite; sizes and dtype come from the arrays. ``seed`` is
+        only recorded (what ``save`` writes). The constructor runs on a stand-in one
+        unit wide per layer (two numbers drawn per layer), so the net is set up
+        exactly as ``__init__`` sets it up; then it takes the real sizes and the copies.
+        """
+        from .persistence import copy_params
+
+        sizes, dtype, arrays = copy_params(params)  # checked, in the seed's key order
+        net = cls([1] * len(sizes), activation, output_activation, loss, dtype, seed)
+        net.sizes = check_sizes(sizes)
+        net.params = arrays
+        return net
 
 
 @contextmanager

@@ -196,3 +196,68 @@ def test_state_dict_from_bad_params(bad, fragment):
 def test_params_from_a_foreign_state_dict():
     with pytest.raises(ValueError, match=re.escape("state_dict must have the keys of a TorchMLP")):
         params_from_state_dict(torch.nn.Sequential(torch.nn.Linear(4, 2)).state_dict())
+
+
+def widths_drawn(monkeypatch) -> list:
+    """Record the size of every array MLP's random generator draws from here on."""
+    sizes, default_rng = [], np.random.default_rng
+
+    class Recording:
+        def __init__(self, seed):
+            self.rng = default_rng(seed)
+
+        def uniform(self, low, high, size):
+            sizes.append(int(np.prod(size)))
+            return self.rng.uniform(low, high, size)
+
+    monkeypatch.setattr(np.random, "default_rng", Recording)
+    return sizes
+
+
+def test_from_params_is_the_net_without_drawing_one_of_its_size(monkeypatch):
+    net = trained([4, 6, 3, 2], 8, np.float32, activation="tanh", loss="mse", seed=5)
+    params = {k: net.params[k] for k in reversed(list(net.params))}  # any key order
+    drawn = widths_drawn(monkeypatch)
+    built = MLP.from_params(params, activation="tanh", loss="mse", seed=5)
+    assert drawn and max(drawn) == 1, f"drew arrays of {drawn} numbers"
+    monkeypatch.undo()
+    assert repr(built) == repr(net) and set(vars(built)) == set(vars(net)), "the same attributes as __init__ sets"
+    assert_params_identical(built, net.params, "MLP.from_params")
+    assert all(built.params[k] is not p for k, p in net.params.items()), "copies, not the caller's arrays"
+    rng = np.random.default_rng(6)
+    I, Y = rng.standard_normal((4, 8)), rng.standard_normal((2, 8))
+    assert built.train_step(I, Y, 0.1) == net.train_step(I, Y, 0.1)
+    assert_params_identical(built, net.params, "a training step after from_params")
+
+
+def test_load_never_draws_a_net_of_the_files_size(tmp_path, monkeypatch):
+    net = trained([4, 16, 2], 8, np.float64)
+    net.save(tmp_path / "net.npz")
+    drawn = widths_drawn(monkeypatch)
+    back = MLP.load(tmp_path / "net.npz")
+    assert max(drawn) == 1, f"drew arrays of {drawn} numbers"
+    monkeypatch.undo()
+    assert_params_identical(back, net.params, "MLP.load")
+
+
+P = MLP([4, 16, 2], seed=0).params
+BAD_PARAMS = [
+    ("list", list(P.values()), TypeError, "params must be a dict of W and b per layer"),
+    ("odd-count", {k: P[k] for k in ["W_H", "b_H", "W_O"]}, ValueError, "an even number ≥ 2 of arrays; got 3"),
+    ("wrong-name", {**{k: P[k] for k in ["W_H", "b_H", "W_O"]}, "b_X": P["b_O"]}, ValueError,
+     "params must have the keys ['W_H', 'b_H', 'W_O', 'b_O']"),
+    ("fan-in", {**P, "W_O": np.zeros((2, 15))}, ValueError, "params['W_O'] must have shape (2, 16)"),
+    ("flat-bias", {**P, "b_H": np.zeros(16)}, ValueError, "params['b_H'] must be a non-empty 2-D array"),
+    ("row-bias", {**P, "b_H": np.zeros((1, 16))}, ValueError, "params['b_H'] must have shape (16, 1)"),
+    ("empty", {**P, "W_H": np.zeros((16, 0))}, ValueError, "params['W_H'] must be a non-empty 2-D array"),
+    ("mixed-dtype", {**P, "b_O": P["b_O"].astype(np.float32)}, TypeError, "params['b_O'] must be a NumPy array"),
+    ("float16", {k: p.astype(np.float16) for k, p in P.items()}, TypeError, "of dtype float16"),
+    ("list-array", {**P, "b_O": [[0.0], [0.0]]}, TypeError, "got list of dtype None"),
+    ("nan", {**P, "W_O": np.full((2, 16), np.nan)}, ValueError, "params['W_O'] must be finite; got 32 NaN"),
+]
+
+
+@pytest.mark.parametrize("params,error,fragment", [pytest.param(*c[1:], id=c[0]) for c in BAD_PARAMS])
+def test_from_params_names_the_bad_array(params, error, fragment):
+    with pytest.raises(error, match=re.escape(fragment)):
+        MLP.from_params(params)
