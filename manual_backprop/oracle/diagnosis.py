@@ -268,9 +268,10 @@ class _Lazy:
 
 def _read(values, ref, tol, N, D_O, lazy: _Lazy, key, shape) -> Optional[Diagnosis]:
     """The best reading of ``values``: the plain factors first, the hypotheses only when those fail."""
-    if shape and is_close(values, ref, tol):
+    if shape and is_close(values, ref, tol):  # the shape alone (factors of 1 here kept for consensus)
         detail = "the values are right, only the shape is wrong" if shape == "wrong_shape" else ""
-        return Diagnosis(shape, detail, (Reading(shape, ()),))
+        readings = (Reading(shape, ()),) + tuple(value_readings(values, ref, tol, N, D_O, (), key, shape))
+        return Diagnosis(shape, detail, readings)
     found = best(value_readings(values, ref, tol, N, D_O, (), key, shape), N, D_O)
     if found is None:
         found = best(value_readings(values, ref, tol, N, D_O, lazy.get(), key, shape), N, D_O)
@@ -378,8 +379,9 @@ def forward_mistakes(net) -> list[ForwardMistake]:
                                   "output_activation", params, acts[:-1] + [acts[0]]))
     for other in ACTIVATIONS.values():
         if other.name != net.activation and len(acts) > 1:
-            out.append(ForwardMistake(f"your forward uses {other.name} where the net has {net.activation}",
-                                      "wrong_activation", params, [other] * (len(acts) - 1) + acts[-1:]))
+            label = (f"your forward leaves out {net.activation} (Ĥ = H)" if other.name == "identity" else
+                     f"your forward uses {other.name} where the net has {net.activation}")
+            out.append(ForwardMistake(label, "wrong_activation", params, [other] * (len(acts) - 1) + acts[-1:]))
     return out
 
 
