@@ -212,7 +212,7 @@ def describe(reading: Reading, rivals: Sequence[Reading] = (), where: str = "") 
     parts = [reading.hypothesis] if reading.hypothesis else []
     if rivals:
         names = " or ".join(r.code + (f" ({r.hypothesis})" if r.hypothesis else "") for r in rivals)
-        parts.append(f"{where or 'the graded nets'} this cannot be told from {names}".strip())
+        parts.append(f"{where or 'on the graded nets'} this cannot be told from {names}")
     return "; ".join(parts)
 
 
