@@ -151,3 +151,13 @@ def test_right_solutions_pass_every_net_and_unrelated_ones_are_unknown():
     rng = np.random.default_rng(0)
     noise = grade(lambda p, I, Y: {k: rng.standard_normal(v.shape) for k, v in p.items()}, check=check_gradients)
     assert {p.diagnosis for r in noise for p in r.report.params.values()} == {"unknown"}
+
+
+def test_one_net_names_every_rival_that_has_a_cause_the_chosen_reading_lacks():
+    """At N = 4, 2·(1/N) is ½: the fewer causes are named, and the line says the pair fits too."""
+    report = _alone("forgot_half+mean_over_batch", Case("3-5-3, N=4", (3, 5, 3), 4, 1))
+    p = report.params["W_H"]
+    assert p.diagnosis == "scaled_by_1/2"
+    assert "on this net this cannot be told from scaled_by_2+scaled_by_1/N" in p.fix, p.fix
+    both = grade(_student("forgot_half+mean_over_batch"), check=check_gradients)
+    assert both[0].report.params["W_H"].diagnosis == "scaled_by_2+scaled_by_1/N"

@@ -32,8 +32,9 @@ give the candidate. Several causes are joined with ``+`` in a fixed order
 5. ``unknown`` when nothing fits.
 
 Where one net cannot tell readings apart (N = 2 makes 1/N the ½; D_O = 2 makes
-1/D_O the ½) the fewest causes win, ties go to the order above, and the detail
-names the other readings. ``manual_backprop.oracle.cases`` then reads all the
+1/D_O the ½; at N = 4, 2·(1/N) is ½) the fewest causes win, ties go to the
+order above, and the detail names every other reading that would name a cause
+the chosen one does not (``rivals``). ``manual_backprop.oracle.cases`` then reads all the
 graded nets together (``consensus``), which settles most such ties.
 
 Codes outside the contract's list: ``missing`` (no gradient under that key),
@@ -186,8 +187,22 @@ def best(readings: Sequence[Reading], N: int, D_O: int) -> Optional[Diagnosis]:
     if not seen:
         return None
     first = seen[0]
-    ties = [r for r in seen[1:] if r.size == first.size and r.code != first.code]
-    return Diagnosis(first.code, describe(first, ties, _ambiguity_reason(N, D_O)), tuple(readings))
+    return Diagnosis(first.code, describe(first, rivals(first, seen[1:]), _ambiguity_reason(N, D_O)),
+                     tuple(readings))
+
+
+def rivals(chosen: Reading, others: Sequence[Reading]) -> list:
+    """The other readings that would name a cause ``chosen`` does not (so the line must mention them).
+
+    A reading that adds causes to all of ``chosen``'s (say 2 and 1/D_O, which cancel
+    at D_O = 2) is no rival: naming ``chosen`` names only causes that it has too.
+    """
+    out = []
+    for r in others:
+        contains = set(chosen.causes) <= set(r.causes) and (not chosen.kind or r.hypothesis == chosen.hypothesis)
+        if r.code != chosen.code and not contains and r.code not in [o.code for o in out]:
+            out.append(r)
+    return out
 
 
 def _rank(r: Reading) -> tuple:
@@ -431,7 +446,7 @@ def consensus(per_net: Sequence[tuple[Optional[Diagnosis], int, int]]) -> Option
         return None
     ranked = sorted(common, key=lambda v: _rank(Reading("", *v)))
     top = Reading("", *ranked[0])
-    rivals = [Reading("", *v) for v in ranked[1:] if Reading("", *v).size == top.size]
+    others = rivals(top, [Reading("", *v) for v in ranked[1:]])
     out = []
     for d, N, D_O in per_net:
         if d is None:
@@ -440,7 +455,7 @@ def consensus(per_net: Sequence[tuple[Optional[Diagnosis], int, int]]) -> Option
         shape = next((r.shape for r in d.readings if r.value_part == top.value_part), "")
         reading = top._replace(shape=shape)
         unseen = [c for c in reading.causes if not visible((c,), N, D_O)]
-        detail = describe(reading, rivals)
+        detail = describe(reading, others)
         if unseen:
             note = f"{' and '.join(unseen)} cannot be seen at N = {N}, D_O = {D_O}; named from the other nets"
             detail = "; ".join(p for p in (detail, note) if p)
