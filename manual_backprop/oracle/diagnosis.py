@@ -182,7 +182,7 @@ def value_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, 
 
 
 def best(readings: Sequence[Reading], N: int, D_O: int) -> Optional[Diagnosis]:
-    """The simplest reading that this net can see, with the equally simple rivals named in the detail."""
+    """The simplest reading that this net can see, with its rivals (``rivals``) named in the detail."""
     seen = sorted((r for r in readings if visible(r.causes, N, D_O)), key=_rank)
     if not seen:
         return None
