@@ -141,6 +141,8 @@ def test_a_tuple_return_names_the_expected_dict(container):
     results = grade(lambda p, I, Y: container(student_backward(p, I, Y).values()), check=check_gradients)
     assert not any(r.passed for r in results)
     text = summary(results)
+    assert "== seed net 4-16-2, N=32: FAILED (backward FAIL)" in text
+    assert results[0].part("backward").diagnosis == "wrong_type"
     assert (f"must return a dict of gradients keyed like params ['W_H', 'b_H', 'W_O', 'b_O']; "
             f"got a {container.__name__} of 4 items") in text
     assert "{'W_H': dL_dW_H, 'b_H': dL_db_H, 'W_O': dL_dW_O, 'b_O': dL_db_O}" in text

@@ -94,6 +94,7 @@ def test_a_forward_mistake_is_named_at_its_root_in_the_gradients():
                     forward=lambda p, I: student_forward(p, I, "no_b_H"))
     r = results[0]
     assert r.part("forward").diagnosis == "bias_missing"
+    assert r.part("backward").diagnosis == "wrong_gradients" and "W_H forward_mistake" in r.part("backward").detail
     for key, p in r.report.params.items():
         assert p.diagnosis == "forward_mistake", key
         assert p.fix.startswith(f"{key}: forward_mistake: your forward leaves out b_H; the gradients inherit it")

@@ -133,11 +133,22 @@ def grade(backward: Optional[Callable] = None, cases: Sequence[Case] = DEFAULT_C
         report = None
         if backward is not None:
             report = _check_backward(backward, net, I, Y, check)
-            parts.append(PartResult("backward", report.passed, None if report.passed else "see the table"))
+            parts.append(_backward_part(report))
         if sgd_step is not None:
             parts.append(grade_sgd_step(sgd_step, net, tol, seed=2000 + case.seed))
         results.append(CaseResult(case, report, tuple(parts)))
     return read_together(results, activation, output_activation, loss)
+
+
+def _backward_part(report: GradientReport) -> PartResult:
+    """The backward's verdict as a part: ``wrong_type`` (not a dict) or ``wrong_gradients``, the
+    failing parameters' codes in the detail (the report's table has the rest)."""
+    if report.passed:
+        return PartResult("backward", True)
+    if report.problem:
+        return PartResult("backward", False, "wrong_type", report.problem)
+    detail = ", ".join(f"{p.name} {p.diagnosis}" for p in report.failures)
+    return PartResult("backward", False, "wrong_gradients", detail)
 
 
 def _check_backward(backward: Callable, net, I, Y, check: Callable) -> GradientReport:
@@ -213,8 +224,7 @@ def summary(results: Sequence[CaseResult], failures_only: bool = False) -> str:
         if failures_only and r.passed:
             continue
         head = f"== {r.case.label}: {'passed' if r.passed else 'FAILED'}"
-        if [p.name for p in r.parts] != ["backward"]:  # name the parts when there is more than backward
-            head += " (" + ", ".join(_verdict(p) for p in r.parts) + ")"
+        head += " (" + ", ".join(_verdict(p) for p in r.parts) + ")"  # every graded part, in the seed's order
         lines = [head] + [f"  {p.fix}" for p in r.parts if not p.passed and p.name != "backward"]
         if r.report is not None:
             lines.append(str(r.report))
