@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from manual_backprop import MLP
-from manual_backprop.oracle import check_gradients_fd
 from manual_backprop.oracle.cases import DEFAULT_CASES, Case, case_data, grade, summary
 from manual_backprop.oracle.tolerances import tolerance_for
 from torch_ref import check_gradients
@@ -88,6 +87,7 @@ def test_mse_gradient_for_half_sse_is_every_factor_on_the_seed_net():
     assert {p.diagnosis for p in alone.params.values()} == {"scaled_by_1/N"}
     together = grade(_student("mse_for_half_sse"), check=check_gradients)
     assert together[0].report.params["W_O"].diagnosis == "scaled_by_2+scaled_by_1/N+scaled_by_1/D_O"
+    assert "W_O scaled_by_2+scaled_by_1/N+scaled_by_1/D_O" in together[0].part("backward").detail
     at_N1 = together[1]
     assert at_N1.case.N == 1 and not at_N1.passed  # factor 2/3 there: no default net passes it
     assert "scaled_by_1/N cannot be seen at N = 1" in at_N1.report.params["W_H"].detail

@@ -174,35 +174,46 @@ def read_together(results: Sequence[CaseResult], activation: str, output_activat
     Verdicts never change: only the names of failing parameters, where one
     reading fits every net (``diagnosis.consensus``).
     """
-    results = list(results)
+    results = _gradients_together(list(results), activation, output_activation, loss)
+    results = _losses_together(results, loss)
+    return [r._replace(parts=tuple(_backward_part(r.report) if p.name == "backward" else p for p in r.parts))
+            for r in results]
+
+
+def _gradients_together(results: list, activation: str, output_activation: str, loss: str) -> list:
+    """Each parameter read on every net's backward report at once."""
     reports = [r.report for r in results]
-    if all(rep is not None and not rep.problem for rep in reports):
-        for key in reports[0].params if reports else ():
-            if not all(key in rep.params for rep in reports):
-                continue
-            per_net = [(_as_diagnosis(rep.params[key]), r.case.N, r.case.sizes[-1])
-                       for r, rep in zip(results, reports)]
-            agreed = consensus(per_net)
-            if agreed is None:
-                continue
-            for i, (r, d) in enumerate(zip(results, agreed)):
-                if d is not None:
-                    results[i] = r._replace(report=_renamed(r.report, key, d, r.case, activation,
-                                                            output_activation, loss))
-    losses = [r.part("loss") for r in results]
-    if losses and all(p is not None for p in losses):
-        per_net = [(None if p.passed else Diagnosis(p.diagnosis, p.detail, p.readings), r.case.N,
-                    r.case.sizes[-1]) for r, p in zip(results, losses)]
-        agreed = consensus(per_net)
+    if not reports or any(rep is None or rep.problem for rep in reports):
+        return results
+    for key in reports[0].params:
+        if not all(key in r.report.params for r in results):
+            continue
+        agreed = consensus([(_as_diagnosis(r.report.params[key]), r.case.N, r.case.sizes[-1])
+                            for r in results])
         for i, d in enumerate(agreed or ()):
             if d is not None:
-                parts = tuple(PartResult("loss", False, d.code, d.detail, loss_fix(d, loss), d.readings)
-                              if p.name == "loss" else p for p in results[i].parts)
-                results[i] = results[i]._replace(parts=parts)
+                r = results[i]
+                results[i] = r._replace(report=_renamed(r.report, key, d, r.case, activation,
+                                                        output_activation, loss))
+    return results
+
+
+def _losses_together(results: list, loss: str) -> list:
+    """The loss part read on every net at once."""
+    losses = [r.part("loss") for r in results]
+    if not losses or any(p is None for p in losses):
+        return results
+    agreed = consensus([(_as_diagnosis(p), r.case.N, r.case.sizes[-1]) for r, p in zip(results, losses)])
+    for i, d in enumerate(agreed or ()):
+        if d is not None:
+            renamed = PartResult("loss", False, d.code, d.detail, loss_fix(d, loss), d.readings)
+            results[i] = results[i]._replace(parts=tuple(renamed if p.name == "loss" else p
+                                                         for p in results[i].parts))
     return results
 
 
 def _as_diagnosis(p) -> Optional[Diagnosis]:
+    """A ParamCheck's or PartResult's verdict as a Diagnosis with its readings, None when it passed."""
     return None if p.passed else Diagnosis(p.diagnosis, p.detail, p.readings)
 
 
