@@ -115,3 +115,26 @@ def test_grade_needs_a_function():
         grade()
     with pytest.raises(TypeError, match="forward must be a function"):
         grade(forward=3)
+
+
+def test_a_returned_dict_is_read_with_the_base_dict_methods_only():
+    class Liar(dict):
+        def get(self, key, default=None):
+            raise AssertionError("the grader called the student's get")
+
+        def __getitem__(self, key):
+            raise AssertionError("the grader called the student's __getitem__")
+
+    class Claims(str):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = str.__hash__
+
+    right = grade(lambda p, I, Y: Liar(student_backward(p, I, Y)), check=check_gradients,
+                  sgd_step=lambda p, g, lr: Liar(student_sgd_step(p, g, lr)))
+    assert all(r.passed for r in right)
+    def claims_W_H(p, I, Y):
+        return {(Claims("x_H") if k == "W_H" else k): v for k, v in student_backward(p, I, Y).items()}
+    report = grade(claims_W_H, check=check_gradients)[0].report
+    assert report.params["W_H"].diagnosis == "missing" and report.unexpected == ("'x_H'",)

@@ -32,7 +32,7 @@ import numpy as np
 from .comparison import check_gradients_fd
 from .diagnosis import Diagnosis, consensus
 from .hints import fix_line
-from .parts import PartResult, grade_forward, grade_loss, grade_sgd_step, loss_fix
+from .parts import PartResult, grade_forward, grade_loss, grade_sgd_step, loss_fix, plain_dict
 from .tolerances import tolerance_for
 from ..losses import get_loss
 from ..mlp import MLP
@@ -155,8 +155,8 @@ def _check_backward(backward: Callable, net, I, Y, check: Callable) -> GradientR
     """Call ``backward`` on fresh copies and check what it returns; not a dict is a report's problem."""
     params = {k: v.copy() for k, v in net.params.items()}
     grads = backward(params, I.copy(), Y.copy())
-    if isinstance(grads, dict):
-        return check(net, I, Y, grads)
+    if plain_dict(grads) is not None:
+        return check(net, I, Y, plain_dict(grads))
     name = getattr(backward, "__name__", "backward")
     kind = type(grads).__name__
     if isinstance(grads, (tuple, list)):

@@ -69,6 +69,18 @@ def _returned(value, what: str) -> tuple[Optional[np.ndarray], str]:
     return arr.astype(np.float64), ""
 
 
+def plain_dict(value) -> Optional[dict]:
+    """A returned dict as a plain dict (base dict methods, str keys only), or None when not a dict.
+
+    A dict subclass's own ``get``, ``keys`` or ``__getitem__`` are never called,
+    and a key that merely claims to equal "W_H" is not taken for it; keys of
+    other types are kept under their repr, so that they show as unexpected.
+    """
+    if not isinstance(value, dict):
+        return None
+    return {(k if type(k) is str else repr(k)): v for k, v in dict.items(value)}
+
+
 def _float64_params(net) -> dict:
     return {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
 
@@ -174,8 +186,9 @@ def grade_sgd_step(sgd_step: Callable, net, tol: Tolerance, seed: int = 0, lr: f
         changed = any(not np.array_equal(given[k], params[k]) for k in params if isinstance(given.get(k), np.ndarray))
         detail = "returned None" + ("; it changed params in place, so return them too" if changed else "")
         return _failed("sgd_step", "not_returned", detail, seed_eq)
-    if not isinstance(out, dict):
+    if plain_dict(out) is None:
         return _failed("sgd_step", "wrong_type", f"returned {type(out).__name__}, not a dict", seed_eq)
+    out = plain_dict(out)
     missing = [k for k in params if k not in out]
     if missing:
         return _failed("sgd_step", "missing", f"no new value for {missing}", seed_eq)
