@@ -204,6 +204,7 @@ CAUSES = {
     "deriv_of_preact": {r: ["activation_derivative"] for r in ("W_hidden", "b_hidden")},
     "deriv_omitted": {r: ["activation_derivative"] for r in ("W_hidden", "b_hidden")},
     "relu_formula": {r: ["activation_derivative"] for r in ("W_hidden", "b_hidden")},
+    "sigmoid_formula_for_tanh": {r: ["activation_derivative"] for r in ("W_hidden", "b_hidden")},
     "W_out_transposed": {"W_out": ["transposed"]},
     "W_in_transposed": {"W_in": ["transposed"]},
     "b_out_mean": {"b_out": ["scaled_by_1/N"]},

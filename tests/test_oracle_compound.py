@@ -45,6 +45,13 @@ def test_every_default_net_names_every_cause(mistake):
     _assert_named(grade(_student(mistake), check=check_gradients), mistake)
 
 
+@pytest.mark.parametrize("mistake", ["W_in_transposed+tanh_deriv_of_preact", "sigmoid_formula_for_tanh+mean_over_batch",
+                                     "b_in_not_summed+tanh_deriv_at_output+half_twice"])
+def test_tanh_hidden_layers_too(mistake):
+    student = lambda params, I, Y: student_backward(params, I, Y, mistake, activation="tanh")
+    _assert_named(grade(student, activation="tanh", check=check_gradients), mistake)
+
+
 @pytest.mark.parametrize("mistake", ["W_in_transposed+negated_dO+mean_over_batch",
                                      "b_in_not_summed+deriv_at_output", "mse_for_half_sse"])
 def test_finite_difference_reference_names_them_too(mistake):

@@ -55,7 +55,9 @@ def _short(cause: str, c: "_Context") -> str:
     return {
         "not_summed_over_batch": f"one gradient per sample {c.got} (sum over the batch, keepdims=True)",
         "transposed": f"(dL/d{c.key})ᵀ",
-        "wrong_shape": f"shape {c.got}, not {c.key}'s own",
+        "wrong_shape": f"shape {c.got}, not {c.key}'s own" + (
+            " (keep the column: keepdims=True)" if c.key.startswith("b_") and c.got_shape
+            and len(c.got_shape) == 1 else ""),
         "negated": "the sign flipped",
         "scaled_by_2": "twice the value" + (" (the ½ of L cancels the square's 2)" if half_sse else ""),
         "scaled_by_1/2": "half the value" + (" (the ½ belongs to L only)" if half_sse else ""),
