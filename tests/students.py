@@ -210,6 +210,10 @@ CAUSES = {
     "b_out_mean": {"b_out": ["scaled_by_1/N"]},
     "b_out_flat": {"b_out": ["wrong_shape"]},
     "b_in_not_summed": {"b_in": ["not_summed_over_batch"]},
+    "mse_without_2": {r: ["scaled_by_1/2"] for r in ALL},
+    "ce_sum": {r: ["scaled_by_N"] for r in ALL},
+    "zero_W_in": {"W_in": ["zero"]},
+    "W_out_uses_preact": {"W_out": ["unknown"]},
     "forward_no_b_H": {r: ["forward_mistake"] for r in ALL},
     "forward_output_activation": {r: ["forward_mistake"] for r in ALL},
     "forward_tanh": {r: ["forward_mistake"] for r in ALL},
@@ -217,7 +221,7 @@ CAUSES = {
 # The order causes are named in (README): shape, sign, constant, batch, outputs, recomputed mistake.
 ORDER = ["not_summed_over_batch", "transposed", "wrong_shape", "negated", "scaled_by_2",
          "scaled_by_1/2", "scaled_by_N", "scaled_by_1/N", "scaled_by_D_O", "scaled_by_1/D_O",
-         "activation_derivative", "forward_mistake"]
+         "activation_derivative", "forward_mistake", "zero", "unknown"]
 FACTORS = {"negated": lambda N, D: -1, "scaled_by_2": lambda N, D: 2, "scaled_by_1/2": lambda N, D: 0.5,
            "scaled_by_N": lambda N, D: N, "scaled_by_1/N": lambda N, D: 1 / N,
            "scaled_by_D_O": lambda N, D: D, "scaled_by_1/D_O": lambda N, D: 1 / D}
