@@ -278,6 +278,7 @@ COMPOUND_MISTAKES = [
     "b_in_not_summed+forgot_half+deriv_of_preact",
     "b_out_flat+negated_dO+mean_over_outputs",
     "forgot_half+mean_over_batch+mean_over_outputs",
+    "mean_over_batch+b_out_mean",                  # b_O averaged twice: 1/N²
 ]
 # Single mistakes of the scale of dL/dO that one net cannot always tell apart, and forward
 # mistakes whose gradients the backward inherits.

@@ -23,11 +23,12 @@ give the candidate. Several causes are joined with ``+`` in a fixed order
    recomputed under one mistake (a hypothesis: ``activation_derivative``, the
    hidden activation's derivative taken wrong; ``forward_mistake``, the
    forward's mistake inherited by the backward). c is then factored into the
-   known causes, each at most once: ``negated`` (−1), ``scaled_by_2`` or
-   ``scaled_by_1/2`` (the ½ of the loss), ``scaled_by_N`` or ``scaled_by_1/N``
+   known causes, each at most once (one exception below): ``negated`` (−1),
+   ``scaled_by_2`` or ``scaled_by_1/2`` (the ½ of the loss), ``scaled_by_N`` or ``scaled_by_1/N``
    (sum vs mean over the batch), ``scaled_by_D_O`` or ``scaled_by_1/D_O`` (sum
-   vs mean over the outputs). A cause whose factor is 1 on this net (N = 1,
-   D_O = 1) cannot be seen and is not named.
+   vs mean over the outputs); a mean over the batch taken twice (in dL/dO and
+   again in a bias's sum) is ``scaled_by_1/N+scaled_by_1/N``. A cause whose
+   factor is 1 on this net (N = 1, D_O = 1) cannot be seen and is not named.
 4. For a square parameter, the transpose is tried last (``transposed+…``).
 5. ``unknown`` when nothing fits.
 
@@ -56,10 +57,12 @@ from ..validation import as_targets
 from .tolerances import Tolerance, is_close
 
 SHAPE_CAUSES = ("not_summed_over_batch", "transposed", "wrong_shape")
-# The factor causes, in the order a code names them; each group holds rivals (at most one is named).
+# The factor causes, in the order a code names them; each group holds rivals (at most one is named,
+# except that a mean over the batch may be taken twice: in dL/dO and again in a bias's sum).
 FACTOR_GROUPS = (("negated",), ("scaled_by_2", "scaled_by_1/2"), ("scaled_by_N", "scaled_by_1/N"),
                  ("scaled_by_D_O", "scaled_by_1/D_O"))
 FACTOR_CAUSES = tuple(c for group in FACTOR_GROUPS for c in group)
+TWICE = ("scaled_by_1/N",)
 HYPOTHESIS_CAUSES = ("activation_derivative", "forward_mistake")
 CODES = SHAPE_CAUSES + FACTOR_CAUSES + HYPOTHESIS_CAUSES + (
     "zero", "unknown", "missing", "not_finite", "low_precision")
@@ -81,9 +84,14 @@ def visible(causes: Sequence[str], N: int, D_O: int) -> bool:
     return all(cause_factor(c, N, D_O) != 1.0 for c in causes if c != "negated")
 
 
-# Every combination of factor causes, at most one per group, fewest causes first.
+def _group_options(group: tuple) -> list[tuple]:
+    """A group's choices: none, one of its causes, or one of them twice (TWICE)."""
+    return [()] + [(c,) for c in group] + [(c, c) for c in group if c in TWICE]
+
+
+# Every combination of factor causes, at most one choice per group, fewest causes first.
 FACTOR_READINGS = tuple(sorted(
-    (tuple(c for c in combo if c) for combo in itertools.product(*[(None,) + g for g in FACTOR_GROUPS])),
+    (sum(combo, ()) for combo in itertools.product(*[_group_options(g) for g in FACTOR_GROUPS])),
     key=lambda causes: (len(causes), [FACTOR_CAUSES.index(c) for c in causes])))
 
 
@@ -199,7 +207,8 @@ def rivals(chosen: Reading, others: Sequence[Reading]) -> list:
     """
     out = []
     for r in others:
-        contains = set(chosen.causes) <= set(r.causes) and (not chosen.kind or r.hypothesis == chosen.hypothesis)
+        contains = (all(r.causes.count(c) >= chosen.causes.count(c) for c in chosen.causes)
+                    and (not chosen.kind or r.hypothesis == chosen.hypothesis))
         if r.code != chosen.code and not contains and r.code not in [o.code for o in out]:
             out.append(r)
     return out
