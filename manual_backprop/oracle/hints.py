@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from .diagnosis import Diagnosis
-from ..explain import backward_equations, layer_symbols
+from ..explain import backward_equations, forward_equations, layer_symbols
 
 
 def _fmt_shape(shape) -> str:
@@ -44,7 +44,7 @@ def _compound(causes: Sequence[str], c: "_Context") -> str:
         dZ = c.eqs.get(f"dL/d{c.s.Z}") or next((t for k, t in c.eqs.items() if k.startswith("dL/dH")), "")
         eqs += [dZ] if dZ else []
     if "forward_mistake" in causes:
-        eqs.append("the forward H = W_H I + b_H, Ĥ = f(H), O = W_O Ĥ + b_O")
+        eqs.append("the forward " + c.forward)
     eqs.append(c.own)
     return ", ".join(clauses) + "; right: " + ", then ".join(eqs)
 
@@ -84,6 +84,7 @@ class _Context:
         self.s = next((s for s in symbols if s.name == layer), None)
         self.output_layer = self.s is not None and self.s.name == "O"
         self.got = _fmt_shape(got_shape) if got_shape is not None else "?"
+        self.forward = "; ".join(forward_equations(sizes, N, activation, output_activation))
 
 
 def _clause(cause: str, c: _Context) -> str:
@@ -128,7 +129,7 @@ def _clause(cause: str, c: _Context) -> str:
         fix = dZ or next((t for k, t in c.eqs.items() if k.startswith("dL/dH")), own)
         return f"the derivative is {fix}"
     if cause == "forward_mistake":
-        return f"fix the forward first (H = W_H I + b_H, Ĥ = f(H), O = W_O Ĥ + b_O), then {own}"
+        return f"fix the forward first ({c.forward}), then {own}"
     if cause == "not_finite":
         if not c.output_layer and c.activation in ("sigmoid", "softplus"):
             return f"holds NaN or inf (overflow in exp? use a stable {c.activation}); {own}"

@@ -89,7 +89,7 @@ def grade_forward(forward: Callable, net, I: np.ndarray, tol: Tolerance) -> Part
     """Call ``forward(params, I)`` (fresh float64 copies) and judge O (D_O, N) against the net's."""
     params = _float64_params(net)
     ref, _ = network_forward(params, net.layer_names, net.layer_activations, I)
-    eqs = " ; ".join(forward_equations(net.sizes, I.shape[1], net.activation, net.output_activation))
+    eqs = "; ".join(forward_equations(net.sizes, I.shape[1], net.activation, net.output_activation))
     got = forward({k: v.copy() for k, v in params.items()}, I.copy())
     O, problem = _returned(got, "forward")
     if O is None:
