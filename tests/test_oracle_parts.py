@@ -138,3 +138,12 @@ def test_a_returned_dict_is_read_with_the_base_dict_methods_only():
         return {(Claims("x_H") if k == "W_H" else k): v for k, v in student_backward(p, I, Y).items()}
     report = grade(claims_W_H, check=check_gradients)[0].report
     assert report.params["W_H"].diagnosis == "missing" and report.unexpected == ("'x_H'",)
+
+
+def test_float32_parts_are_judged_at_float32_rounding_and_still_named():
+    f32 = grade(forward=lambda p, I: student_forward(p, I).astype(np.float32),
+                loss_fn=lambda O, Y: np.float32(student_loss(O, Y)),
+                sgd_step=lambda p, g, lr: {k: v.astype(np.float32) for k, v in student_sgd_step(p, g, lr).items()})
+    assert all(r.passed for r in f32), summary(f32)
+    wrong = grade(loss_fn=lambda O, Y: np.float32(student_loss(O, Y, "no_half")))
+    assert [r.part("loss").diagnosis for r in wrong] == ["scaled_by_2"] * 4

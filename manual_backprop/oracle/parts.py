@@ -2,7 +2,8 @@
 
 Each grader calls the student's function on fresh copies, treats what comes
 back as untrusted (``np.asarray``, then dtype and shape checks; no method of
-the returned object is called) and returns a ``PartResult``:
+the returned object is called) and returns a ``PartResult``. A float32 value
+is judged at float32's tolerance, as a float32 gradient is:
 
 - ``forward(params, I) -> O``, O ``(D_O, N)``: the seed's H = W_H I + b_H,
   Ĥ = f(H), O = W_O Ĥ + b_O. Codes: ``transposed`` (O returned ``(N, D_O)``),
@@ -36,6 +37,7 @@ import numpy as np
 from ..explain import forward_equations
 from ..network import network_forward
 from .diagnosis import (Diagnosis, best, forward_mistakes, numeric_array, value_readings)
+from .comparison import param_tolerance
 from .tolerances import Tolerance, is_close
 
 SGD_LR = 0.1  # neither 1 nor ½: lr, 1 and lr² are three different steps
@@ -69,6 +71,12 @@ def _returned(value, what: str) -> tuple[Optional[np.ndarray], str]:
     return arr.astype(np.float64), ""
 
 
+def _own_tolerance(tol: Tolerance, value) -> Tolerance:
+    """``tol``, loosened to the returned value's own dtype where the table has it (float32, as for gradients)."""
+    arr = numeric_array(value)
+    return tol if arr is None else param_tolerance(tol, arr.dtype)[0]
+
+
 def plain_dict(value) -> Optional[dict]:
     """A returned dict as a plain dict (base dict methods, str keys only), or None when not a dict.
 
@@ -92,6 +100,7 @@ def grade_forward(forward: Callable, net, I: np.ndarray, tol: Tolerance) -> Part
     eqs = "; ".join(forward_equations(net.sizes, I.shape[1], net.activation, net.output_activation))
     got = forward({k: v.copy() for k, v in params.items()}, I.copy())
     O, problem = _returned(got, "forward")
+    tol = _own_tolerance(tol, got)
     if O is None:
         return _failed("forward", "wrong_shape", problem, f"return O {ref.shape}: {eqs}")
     if not np.all(np.isfinite(O)):
@@ -149,7 +158,9 @@ def grade_loss(loss_fn: Callable, net, O: np.ndarray, Y: np.ndarray, tol: Tolera
     """Call ``loss(O, Y)`` (copies) and judge the number against the net's loss, by its factor."""
     ref = float(net.loss_function.forward(O, Y))
     formula = LOSS_FORMULAS.get(net.loss_name, net.loss_name)
-    got, problem = _returned(loss_fn(O.copy(), Y.copy()), "loss")
+    returned = loss_fn(O.copy(), Y.copy())
+    got, problem = _returned(returned, "loss")
+    tol = _own_tolerance(tol, returned)
     if got is None or got.size != 1:
         detail = problem or f"returned shape {got.shape}: one loss per entry?"
         return _failed("loss", "wrong_shape", detail, f"L is one number: {formula}")
@@ -192,16 +203,17 @@ def grade_sgd_step(sgd_step: Callable, net, tol: Tolerance, seed: int = 0, lr: f
     missing = [k for k in params if k not in out]
     if missing:
         return _failed("sgd_step", "missing", f"no new value for {missing}", seed_eq)
-    new = {}
+    new, tols = {}, {}
     for k, p in params.items():
         arr, problem = _returned(out[k], f"sgd_step's {k!r}")
+        tols[k] = _own_tolerance(tol, out[k])
         if arr is None or arr.shape != p.shape:
             return _failed("sgd_step", "wrong_shape", problem or f"{k} has shape {arr.shape}, not {p.shape}", seed_eq)
         if not np.all(np.isfinite(arr)):
             return _failed("sgd_step", "not_finite", f"{k} holds NaN or inf", seed_eq)
         new[k] = arr
     for code, factor in SGD_STEPS.items():
-        if all(is_close(new[k], params[k] - factor(lr) * grads[k], tol) for k in params):
+        if all(is_close(new[k], params[k] - factor(lr) * grads[k], tols[k]) for k in params):
             if not code:
                 return PartResult("sgd_step", True)
             clauses = "; ".join(SGD_CLAUSES[c] for c in code.split("+"))
