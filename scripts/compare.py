@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-
 from manual_backprop import ACTIVATIONS, LOSSES, MLP
 from torch_ref.compare.datasets import DIGITS_SIZES, digits, generated, minibatches, n_batches
 

@@ -1,4 +1,4 @@
-"""Shared fixtures and helpers: the shape list, seeded data (random_batch, the oracle's own), and the one place tests compare arrays.
+"""Shared fixtures and helpers: shapes, seeded data (the oracle's random_batch), snapshots, one place comparing arrays.
 
 Tolerances are not defined here but in ``manual_backprop.oracle.tolerances`` (one
 table per dtype, with the reasons), so that the tests and the gradient checker
@@ -26,6 +26,11 @@ SHAPES = [
     ("depth2-4-6-3-2", [4, 6, 3, 2], 5),
     ("depth3-3-8-5-4-2", [3, 8, 5, 4, 2], 10),
 ]
+
+
+def snapshot(net_or_params) -> dict[str, np.ndarray]:
+    """Copies of every parameter (of a net, or of a params dict), to compare against after a call."""
+    return {k: v.copy() for k, v in getattr(net_or_params, "params", net_or_params).items()}
 
 
 def assert_close(actual, expected, what: str, tol: Tolerance) -> None:

@@ -15,8 +15,7 @@ from manual_backprop.oracle.cases import DEFAULT_CASES, Case, case_data, grade, 
 from manual_backprop.oracle.tolerances import tolerance_for
 from torch_ref import check_gradients
 
-from students import (CAUSES, COMPOUND_MISTAKES, MISTAKES, SCALE_AND_FORWARD_MISTAKES, expected_on_net,
-                      student_backward, switches)
+from students import CAUSES, COMPOUND_MISTAKES, MISTAKES, SCALE_AND_FORWARD_MISTAKES, expected_on_net, student_backward, switches
 
 
 def _student(mistake):
@@ -52,14 +51,19 @@ SINGLE = {m: config for m, config in MISTAKES.items() if switches(m) <= set(CAUS
 @pytest.mark.parametrize("mistake", list(SINGLE))
 def test_every_single_mistake_of_the_catalogue_on_the_default_nets(mistake):
     activation, loss = SINGLE[mistake]
-    student = lambda params, I, Y: student_backward(params, I, Y, mistake, activation, loss)
+
+    def student(params, I, Y):
+        return student_backward(params, I, Y, mistake, activation, loss)
+
     _assert_named(grade(student, activation=activation, loss=loss, check=check_gradients), mistake)
 
 
 @pytest.mark.parametrize("mistake", ["W_in_transposed+tanh_deriv_of_preact", "sigmoid_formula_for_tanh+mean_over_batch",
                                      "b_in_not_summed+tanh_deriv_at_output+half_twice"])
 def test_tanh_hidden_layers_too(mistake):
-    student = lambda params, I, Y: student_backward(params, I, Y, mistake, activation="tanh")
+    def student(params, I, Y):
+        return student_backward(params, I, Y, mistake, activation="tanh")
+
     _assert_named(grade(student, activation="tanh", check=check_gradients), mistake)
 
 

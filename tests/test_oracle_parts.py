@@ -12,8 +12,15 @@ import pytest
 from manual_backprop.oracle.cases import Case, grade, summary
 from torch_ref import check_gradients
 
-from students import (FORWARD_MISTAKES, LOSS_MISTAKES, SGD_MISTAKES, student_backward, student_forward,
-                      student_loss, student_sgd_step)
+from students import (
+    FORWARD_MISTAKES,
+    LOSS_MISTAKES,
+    SGD_MISTAKES,
+    student_backward,
+    student_forward,
+    student_loss,
+    student_sgd_step,
+)
 
 
 def _codes(results, part):

@@ -29,14 +29,14 @@ from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
+from ..losses import get_loss
+from ..mlp import MLP
 from .comparison import check_gradients_fd
 from .diagnosis import Diagnosis, consensus
 from .hints import fix_line
 from .parts import PartResult, grade_forward, grade_loss, grade_sgd_step, loss_fix, plain_dict
-from .tolerances import tolerance_for
-from ..losses import get_loss
-from ..mlp import MLP
 from .report import GradientReport
+from .tolerances import tolerance_for
 
 
 class Case(NamedTuple):
