@@ -52,9 +52,10 @@ class Case(NamedTuple):
 # N = 2 is avoided: there a factor N cannot be told from the factor 2. Together the
 # nets tell every factor reading apart (the seed's D_O = 2 makes 1/D_O look like ½
 # there): a factor 2^a N^b D_O^d is 2^a 3^d on 3-5-3 (N = 1), which fixes a and d,
-# and 2^(a+2d) 3^b on 5-3-4 (N = 3), which then fixes b. No net has a factor
-# reading equal to 1, so none of them passes a wrong scale (3-5-2 at N = 1 passed
-# the MSE gradient 2(O − Y)/(N·D_O) for half_sse).
+# and 2^(a+2d) 3^b on 5-3-4 (N = 3), which then fixes b. A wrong scale passes a
+# net only where its factors cancel there (a factor of N at N = 1, 2 · 1/D_O on
+# the seed's net), and the other nets show it; the MSE gradient 2(O − Y)/(N·D_O)
+# for half_sse, which passed 3-5-2 at N = 1, is 2/3 on 3-5-3.
 DEFAULT_CASES = (
     Case("seed net 4-16-2, N=32", (4, 16, 2), 32, 0),
     Case("3-5-3, N=1", (3, 5, 3), 1, 1),
