@@ -86,7 +86,7 @@ def test_wrong_solution_fails_with_the_per_parameter_table(pytester):
                  "b_H: not_summed_over_batch: one gradient per sample (16×32)",
                  "dL/db_H (16×1) = Σ_batch dL/dH (16×32)", "1 of 4 nets passed"):
         assert line in out, f"missing {line!r} in\n{out}"
-    assert "3-5-2, N=1" not in out  # per-sample = summed at N = 1: that net passes and is not shown
+    assert "3-5-3, N=1" not in out  # per-sample = summed at N = 1: that net passes and is not shown
 
 
 def test_every_parameter_named_when_all_are_wrong(pytester):

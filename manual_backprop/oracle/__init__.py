@@ -6,7 +6,8 @@
 - ``diagnosis``: the mistake behind a wrong gradient, as a code.
 - ``hints``: one line per diagnosis, with the seed equation that fixes it.
 - ``report``: the per-parameter verdicts and their table.
-- ``cases``: the graded nets and data, and ``grade`` for a student's ``backward``.
+- ``parts``: the graders of a student's forward, loss and SGD step.
+- ``cases``: the graded nets and data, and ``grade`` for a student's ``backward`` (and other parts).
 
 ``torch_ref.check_gradients`` is the same check against autograd.
 """

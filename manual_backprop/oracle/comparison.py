@@ -13,16 +13,17 @@ uses) are untouched; all work happens on copies.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Optional
 
 import numpy as np
 
 from ..mlp import MLP
 from ..validation import as_inputs, as_targets
-from .diagnosis import activation_hypotheses, as_numeric_array, diagnose
+from .diagnosis import activation_hypotheses, as_numeric_array, diagnose, forward_hypotheses, numeric_array
 from .finite_differences import numerical_grads
 from .hints import fix_line
 from .report import GradientReport, ParamCheck
-from .tolerances import FINITE_DIFFERENCE, TOLERANCES, Tolerance, max_errors, tolerance_for
+from .tolerances import FINITE_DIFFERENCE, LOW_PRECISION, TOLERANCES, Tolerance, max_errors, tolerance_for
 
 
 def validate_inputs(net, I, Y, grads) -> tuple[np.ndarray, np.ndarray]:
@@ -43,29 +44,47 @@ def describe(net, N: int) -> str:
             f"{np.dtype(net.dtype).name}), N = {N}")
 
 
-def _loosest(tol: Tolerance, *dtypes) -> Tolerance:
-    """``tol``, loosened to the tolerance of any candidate dtype in the table that is looser.
+def param_tolerance(tol: Tolerance, dtype) -> tuple[Tolerance, Optional[Tolerance]]:
+    """The tolerance one parameter's candidate is judged at, and its dtype's looser one if unsupported.
 
-    A float32 candidate for a float64 net is right up to float32 rounding, and passes as such.
+    ``tol``, loosened to the table's tolerance for the candidate's own dtype when
+    that is looser (a float32 gradient for a float64 net is right up to float32
+    rounding). Each parameter gets its own: a float32 ``b_O`` does not loosen a
+    float64 ``W_H``. The second value is the LOW_PRECISION tolerance of a dtype
+    the table does not support (float16), else None.
     """
-    for dt in dtypes:
-        if dt in TOLERANCES:
-            other = TOLERANCES[dt]
-            tol = Tolerance(max(tol.rtol, other.rtol), max(tol.atol, other.atol))
-    return tol
+    dt = np.dtype(dtype) if dtype is not None else None
+    if dt in TOLERANCES:
+        other = TOLERANCES[dt]
+        return Tolerance(max(tol.rtol, other.rtol), max(tol.atol, other.atol)), None
+    low = LOW_PRECISION.get(dt)
+    return tol, (None if low is None else Tolerance(max(tol.rtol, low.rtol), max(tol.atol, low.atol)))
+
+
+def _dtype(value):
+    """The candidate's own dtype, or None when it is not a numeric array."""
+    arr = numeric_array(value) if value is not None else None
+    return None if arr is None else arr.dtype
 
 
 def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name: str,
                       tol: Tolerance) -> GradientReport:
     """The report on candidate ``grads`` against ``reference`` (a dict shaped like net.params).
 
-    The tolerance is ``tol``, or the table's tolerance for the candidate's dtype
-    when that is looser. Diagnoses every failing parameter; the activation-derivative hypotheses are
-    recomputed only when some parameter fails with the right shape.
+    Each parameter is judged at ``tol``, or at the table's tolerance for that
+    candidate's own dtype when that is looser (``param_tolerance``). Diagnoses
+    every failing parameter; the hypotheses (wrong activation derivatives,
+    forward mistakes) are computed once, and only when a plain reading fails.
     """
     N = np.shape(I)[1]
-    tol = _loosest(tol, *(v.dtype for v in grads.values() if isinstance(v, np.ndarray)))
-    hypotheses = None
+    D_O = net.sizes[-1]
+    cache = {}
+
+    def get_hypotheses():
+        if "all" not in cache:
+            cache["all"] = activation_hypotheses(net, I, Y) + forward_hypotheses(net, I, Y)
+        return cache["all"]
+
     checks = {}
     for key, ref in reference.items():
         ref = np.asarray(ref, dtype=np.float64)
@@ -76,21 +95,25 @@ def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name
             abs_err, rel_err = max_errors(cand, ref)
         else:
             abs_err = rel_err = float("nan")
-        diagnosis = diagnose(value, ref, tol, N, hypotheses or (), key)
-        if diagnosis is not None and diagnosis.code == "unknown" and hypotheses is None:
-            hypotheses = activation_hypotheses(net, I, Y)  # computed once, when first needed
-            diagnosis = diagnose(value, ref, tol, N, hypotheses, key)
+        dtype = _dtype(value)
+        own, precision = param_tolerance(tol, dtype)
+        diagnosis = diagnose(value, ref, own, N, get_hypotheses, key, D_O, precision)
         fix = ""
         if diagnosis is not None:
             fix = fix_line(key, diagnosis, got_shape, net.sizes, N, net.activation,
-                           net.output_activation, net.loss_name)
+                           net.output_activation, net.loss_name, dtype)
         checks[key] = ParamCheck(
             name=key, shape=ref.shape, got_shape=got_shape, passed=diagnosis is None,
             max_abs_err=abs_err, max_rel_err=rel_err,
             diagnosis=None if diagnosis is None else diagnosis.code,
-            detail="" if diagnosis is None else diagnosis.detail, fix=fix)
+            detail="" if diagnosis is None else diagnosis.detail, fix=fix, tolerance=own,
+            dtype=None if dtype is None else dtype.name,
+            readings=() if diagnosis is None else diagnosis.readings)
     unexpected = tuple(k for k in grads if k not in reference)
-    return GradientReport(checks, reference_name, tol, describe(net, N), unexpected)
+    loosest = tol
+    for p in checks.values():
+        loosest = Tolerance(max(loosest.rtol, p.tolerance.rtol), max(loosest.atol, p.tolerance.atol))
+    return GradientReport(checks, reference_name, loosest, describe(net, N), unexpected, base_tolerance=tol)
 
 
 def check_gradients_fd(net, I, Y, grads: Mapping) -> GradientReport:

@@ -6,35 +6,47 @@ reference for that parameter, so a mistake early in the backward (say, a
 forgotten ½ in dL/dO) shows up on every parameter it reaches, and a mistake in
 one line (a transposed dL/dW_H) only on that parameter.
 
-The checks, in this order (the first that fits wins):
+A diagnosis is a *reading*: the causes that, applied to the right gradient,
+give the candidate. Several causes are joined with ``+`` in a fixed order
+(shape, sign, constant, batch, outputs, then the recomputed mistake), e.g.
+``transposed+activation_derivative`` or ``negated+scaled_by_1/N``.
 
-1. The shape differs from the parameter's:
-   ``not_summed_over_batch`` when a bias gradient is ``(fan_out, N)`` whose sum
-   over the batch is right (checked first: it is also a wrong shape);
-   ``transposed`` when it is the transpose of the right gradient;
-   else ``wrong_shape`` (including a flat ``(fan_out,)`` bias gradient).
-2. ``not_finite`` when it holds NaN or inf.
-3. Right up to the tolerance: no diagnosis.
-4. ``zero``: all zeros where the reference is not.
-5. ``transposed`` (square parameters, where the shape cannot tell).
-6. ``negated``.
-7. ``scaled_by_2``, ``scaled_by_1/2``, then ``scaled_by_N``, ``scaled_by_1/N``.
-   With N = 2 the factor N is the factor 2: the constant's name is reported
-   (its detail says it may also be a sum/mean mix-up). With N = 1 a factor of N
-   changes nothing and the per-sample bias gradient is the summed one, so
-   those mistakes are invisible there and the gradient passes.
-8. ``activation_derivative``: equal to the backward *recomputed* with an
-   activation whose derivative is taken at the wrong point (see
-   ``activation_hypotheses``), where that differs from the right gradient.
-9. ``unknown``.
+1. Shape. A candidate of the wrong shape is first brought back to the
+   parameter's shape, and its values are then read as below:
+   ``not_summed_over_batch`` (a bias gradient ``(fan_out, N)``: summed over the
+   batch), ``transposed`` (the transpose), ``wrong_shape`` (the same entries in
+   another shape, e.g. a flat ``(fan_out,)`` bias). When the values explain
+   nothing the code is ``wrong_shape`` alone.
+2. ``not_finite`` when it holds NaN or inf; ``zero`` when it is all zeros.
+3. The factor is fitted, not looked up: c = ⟨g, r⟩ / ⟨r, r⟩, accepted when
+   g ≈ c·r within the tolerance, where r is the right gradient or the gradient
+   recomputed under one mistake (a hypothesis: ``activation_derivative``, the
+   hidden activation's derivative taken wrong; ``forward_mistake``, the
+   forward's mistake inherited by the backward). c is then factored into the
+   known causes, each at most once (one exception below): ``negated`` (−1),
+   ``scaled_by_2`` or ``scaled_by_1/2`` (the ½ of the loss), ``scaled_by_N`` or ``scaled_by_1/N``
+   (sum vs mean over the batch), ``scaled_by_D_O`` or ``scaled_by_1/D_O`` (sum
+   vs mean over the outputs); a mean over the batch taken twice (in dL/dO and
+   again in a bias's sum) is ``scaled_by_1/N+scaled_by_1/N``. A cause whose
+   factor is 1 on this net (N = 1, D_O = 1) cannot be seen and is not named.
+4. For a square parameter, the transpose is tried last (``transposed+…``).
+5. ``unknown`` when nothing fits.
 
-Two codes beyond the list in the contract: ``missing`` (no gradient under that
-key) and ``not_finite``.
+Where one net cannot tell readings apart (N = 2 makes 1/N the ½; D_O = 2 makes
+1/D_O the ½; at N = 4, 2·(1/N) is ½) the fewest causes win, ties go to the
+order above, and the detail names every other reading that would name a cause
+the chosen one does not (``rivals``). ``manual_backprop.oracle.cases`` then reads all the
+graded nets together (``consensus``), which settles most such ties.
+
+Codes outside the contract's list: ``missing`` (no gradient under that key),
+``not_finite``, ``low_precision`` (right only to the precision of a dtype the
+checker does not support, e.g. float16) and ``forward_mistake``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+import itertools
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -44,43 +56,202 @@ from ..network import network_backward, network_forward
 from ..validation import as_targets
 from .tolerances import Tolerance, is_close
 
-CODES = ("wrong_shape", "transposed", "negated", "scaled_by_N", "scaled_by_1/N", "scaled_by_2",
-         "scaled_by_1/2", "not_summed_over_batch", "zero", "activation_derivative", "unknown",
-         "missing", "not_finite")
+SHAPE_CAUSES = ("not_summed_over_batch", "transposed", "wrong_shape")
+# The factor causes, in the order a code names them; each group holds rivals (at most one is named,
+# except that a mean over the batch may be taken twice: in dL/dO and again in a bias's sum).
+FACTOR_GROUPS = (("negated",), ("scaled_by_2", "scaled_by_1/2"), ("scaled_by_N", "scaled_by_1/N"),
+                 ("scaled_by_D_O", "scaled_by_1/D_O"))
+FACTOR_CAUSES = tuple(c for group in FACTOR_GROUPS for c in group)
+TWICE = ("scaled_by_1/N",)
+HYPOTHESIS_CAUSES = ("activation_derivative", "forward_mistake")
+CODES = SHAPE_CAUSES + FACTOR_CAUSES + HYPOTHESIS_CAUSES + (
+    "zero", "unknown", "missing", "not_finite", "low_precision")
+
+
+def cause_factor(cause: str, N: int, D_O: int) -> float:
+    """The factor one cause multiplies the gradient by, on a net with batch N and D_O outputs."""
+    return {"negated": -1.0, "scaled_by_2": 2.0, "scaled_by_1/2": 0.5, "scaled_by_N": float(N),
+            "scaled_by_1/N": 1.0 / N, "scaled_by_D_O": float(D_O), "scaled_by_1/D_O": 1.0 / D_O}[cause]
+
+
+def factor_of(causes: Sequence[str], N: int, D_O: int) -> float:
+    """The product of the causes' factors."""
+    return float(np.prod([cause_factor(c, N, D_O) for c in causes]))
+
+
+def visible(causes: Sequence[str], N: int, D_O: int) -> bool:
+    """False when some cause multiplies by exactly 1 on this net (a factor N at N = 1): unseen there."""
+    return all(cause_factor(c, N, D_O) != 1.0 for c in causes if c != "negated")
+
+
+def _group_options(group: tuple) -> list[tuple]:
+    """A group's choices: none, one of its causes, or one of them twice (TWICE)."""
+    return [()] + [(c,) for c in group] + [(c, c) for c in group if c in TWICE]
+
+
+# Every combination of factor causes, at most one choice per group, fewest causes first.
+FACTOR_READINGS = tuple(sorted(
+    (sum(combo, ()) for combo in itertools.product(*[_group_options(g) for g in FACTOR_GROUPS])),
+    key=lambda causes: (len(causes), [FACTOR_CAUSES.index(c) for c in causes])))
 
 
 class Diagnosis(NamedTuple):
-    """A code from CODES and a short detail (what exactly was found, may be empty)."""
+    """A code (one cause from CODES, or several joined by ``+``) and a short detail (may be empty).
+
+    ``readings``: every reading that fits on this net (see ``Reading``), for
+    reading several nets together; empty for the codes that are not readings.
+    """
 
     code: str
     detail: str = ""
+    readings: tuple = ()
+
+
+class Reading(NamedTuple):
+    """One explanation of a candidate: a shape cause (or ""), factor causes, and a hypothesis.
+
+    ``hypothesis`` is a Hypothesis's label ("" for none) and ``kind`` its code.
+    """
+
+    shape: str
+    causes: tuple
+    hypothesis: str = ""
+    kind: str = ""
+
+    @property
+    def code(self) -> str:
+        return "+".join(([self.shape] if self.shape else []) + list(self.causes)
+                        + ([self.kind] if self.kind else []))
+
+    @property
+    def size(self) -> int:
+        return bool(self.shape) + len(self.causes) + bool(self.kind)
+
+    @property
+    def value_part(self) -> tuple:
+        """What several nets must agree on: the factor causes and the hypothesis (not the shape)."""
+        return (self.causes, self.hypothesis, self.kind)
 
 
 class Hypothesis(NamedTuple):
-    """Gradients recomputed under one wrong activation derivative, and what that mistake is."""
+    """Gradients recomputed under one mistake, what that mistake is, and its code."""
 
     label: str
     grads: dict
+    kind: str = "activation_derivative"
 
 
 def as_numeric_array(value) -> Optional[np.ndarray]:
     """The candidate as a float64 array, or None when it is not a numeric array at all."""
+    arr = numeric_array(value)
+    return None if arr is None else arr.astype(np.float64)
+
+
+def numeric_array(value) -> Optional[np.ndarray]:
+    """The candidate as an array of its own numeric dtype, or None when it is not numeric."""
     try:
         arr = np.asarray(value)
     except Exception:  # an object numpy cannot take (e.g. a tensor that requires grad)
         return None
     if arr.dtype.kind not in "biuf":
         return None
-    return arr.astype(np.float64)
+    return arr
+
+
+def _fits(values: np.ndarray, target: np.ndarray, tol: Tolerance, N: int, D_O: int) -> list[tuple]:
+    """The factor readings c with values ≈ c·target, c fitted by least squares, then factored."""
+    norm = float(np.vdot(target, target))
+    if norm == 0.0:
+        return []
+    c = float(np.vdot(values, target)) / norm
+    if not is_close(values, c * target, tol):
+        return []
+    return [causes for causes in FACTOR_READINGS
+            if causes and is_close(values, factor_of(causes, N, D_O) * target, tol)]
+
+
+def value_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, D_O: int,
+                   hypotheses: Sequence[Hypothesis] = (), key: str = "", shape: str = "") -> list:
+    """Every Reading of ``values`` (ref's shape, float64, finite) against ``ref`` and the hypotheses.
+
+    Readings with causes invisible on this net are kept (``consensus`` needs
+    them); ``best`` leaves them out.
+    """
+    out = [Reading(shape, causes) for causes in _fits(values, ref, tol, N, D_O)]
+    for hyp in hypotheses:
+        h = hyp.grads.get(key)
+        if h is None or np.shape(h) != ref.shape or is_close(h, ref, tol):
+            continue  # the hypothesis does not reach this parameter
+        h = np.asarray(h, dtype=np.float64)
+        if is_close(values, h, tol):
+            out.append(Reading(shape, (), hyp.label, hyp.kind))
+        out += [Reading(shape, causes, hyp.label, hyp.kind) for causes in _fits(values, h, tol, N, D_O)]
+    return out
+
+
+def best(readings: Sequence[Reading], N: int, D_O: int) -> Optional[Diagnosis]:
+    """The simplest reading that this net can see, with its rivals (``rivals``) named in the detail."""
+    seen = sorted((r for r in readings if visible(r.causes, N, D_O)), key=_rank)
+    if not seen:
+        return None
+    first = seen[0]
+    return Diagnosis(first.code, describe(first, rivals(first, seen[1:]), _ambiguity_reason(N, D_O)),
+                     tuple(readings))
+
+
+def rivals(chosen: Reading, others: Sequence[Reading]) -> list:
+    """The other readings that would name a cause ``chosen`` does not (so the line must mention them).
+
+    A reading that adds causes to all of ``chosen``'s (say 2 and 1/D_O, which cancel
+    at D_O = 2) is no rival: naming ``chosen`` names only causes that it has too.
+    """
+    out = []
+    for r in others:
+        contains = (all(r.causes.count(c) >= chosen.causes.count(c) for c in chosen.causes)
+                    and (not chosen.kind or r.hypothesis == chosen.hypothesis))
+        if r.code != chosen.code and not contains and r.code not in [o.code for o in out]:
+            out.append(r)
+    return out
+
+
+def _rank(r: Reading) -> tuple:
+    causes = [FACTOR_CAUSES.index(c) for c in r.causes]
+    return (r.size, r.kind != "", causes)
+
+
+def _ambiguity_reason(N: int, D_O: int) -> str:
+    """Why one net cannot tell factors apart: the sizes that coincide with a constant or each other."""
+    facts = []
+    if N == 2:
+        facts.append("N = 2")
+    if D_O == 2:
+        facts.append("D_O = 2")
+    if N == D_O > 1:
+        facts.append(f"N = D_O = {N}")
+    return f"on this net ({', '.join(facts)})" if facts else "on this net"
+
+
+def describe(reading: Reading, rivals: Sequence[Reading] = (), where: str = "") -> str:
+    """The detail of a reading: its hypothesis, and the rivals the nets could not rule out."""
+    parts = [reading.hypothesis] if reading.hypothesis else []
+    if rivals:
+        names = " or ".join(r.code + (f" ({r.hypothesis})" if r.hypothesis else "") for r in rivals)
+        parts.append(f"{where or 'on the graded nets'} this cannot be told from {names}")
+    return "; ".join(parts)
 
 
 def diagnose(candidate, reference: np.ndarray, tol: Tolerance, N: int,
-             hypotheses: Sequence[Hypothesis] = (), key: str = "") -> Optional[Diagnosis]:
+             hypotheses: Sequence[Hypothesis] | Callable[[], Sequence[Hypothesis]] = (),
+             key: str = "", D_O: int = 0, precision: Optional[Tolerance] = None) -> Optional[Diagnosis]:
     """None when ``candidate`` matches ``reference`` within ``tol``, else the Diagnosis.
 
     candidate: anything array-like (or None when missing). reference: the right
-    gradient, the parameter's shape. N: the batch size. hypotheses: gradients
-    recomputed under wrong activation derivatives, looked up by ``key``.
+    gradient, the parameter's shape. N: the batch size; D_O: the output width
+    (0: unknown, the outputs' factor is then not tried). hypotheses: gradients
+    recomputed under mistakes, looked up by ``key``, or a function returning
+    them (called only when the plain reading fails). precision: a looser
+    tolerance that the candidate's own dtype would meet (float16): right within
+    it but not within ``tol`` is ``low_precision``; mistakes are then read at it.
     """
     if candidate is None:
         return Diagnosis("missing")
@@ -88,44 +259,64 @@ def diagnose(candidate, reference: np.ndarray, tol: Tolerance, N: int,
     ref = np.asarray(reference, dtype=np.float64)
     if cand is None:
         return Diagnosis("wrong_shape", f"not a numeric array ({type(candidate).__name__})")
-    if cand.shape != ref.shape:
-        return _diagnose_shape(cand, ref, tol, N)
+    D_O = D_O or 1
     if not np.all(np.isfinite(cand)):
         return Diagnosis("not_finite")
-    if is_close(cand, ref, tol):
+    if cand.shape == ref.shape and is_close(cand, ref, tol):
         return None
-    if not np.any(cand) and np.any(ref):
+    if precision is not None:
+        if cand.shape == ref.shape and is_close(cand, ref, precision):
+            return Diagnosis("low_precision")
+        tol = precision
+    if cand.shape == ref.shape and not np.any(cand) and np.any(ref):
         return Diagnosis("zero")
-    if ref.ndim == 2 and ref.shape[0] == ref.shape[1] and is_close(cand.T, ref, tol):
-        return Diagnosis("transposed")
-    if is_close(cand, -ref, tol):
-        return Diagnosis("negated")
-    factors = [("scaled_by_2", 2.0, ""), ("scaled_by_1/2", 0.5, "")]
-    if N == 2:
-        factors = [("scaled_by_2", 2.0, "with N = 2 this is also scaled_by_N"),
-                   ("scaled_by_1/2", 0.5, "with N = 2 this is also scaled_by_1/N (a mean for a sum)")]
-    elif N > 2:
-        factors += [("scaled_by_N", float(N), ""), ("scaled_by_1/N", 1.0 / N, "")]
-    for code, factor, detail in factors:
-        if is_close(cand, factor * ref, tol):
-            return Diagnosis(code, detail)
-    for hyp in hypotheses:
-        h = hyp.grads.get(key)
-        if h is not None and not is_close(h, ref, tol) and is_close(cand, h, tol):
-            return Diagnosis("activation_derivative", hyp.label)
-    return Diagnosis("unknown")
+    lazy = _Lazy(hypotheses)
+    for shape, values in _undo_shape(cand, ref, N):
+        found = _read(values, ref, tol, N, D_O, lazy, key, shape)
+        if found is not None:
+            return found
+    return Diagnosis("wrong_shape") if cand.shape != ref.shape else Diagnosis("unknown")
 
 
-def _diagnose_shape(cand: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int) -> Diagnosis:
-    """The candidate's shape is not the parameter's: say which shape mistake it is."""
-    if (ref.ndim == 2 and ref.shape[1] == 1 and N > 1 and cand.shape == (ref.shape[0], N)
-            and np.all(np.isfinite(cand)) and is_close(cand.sum(axis=1, keepdims=True), ref, tol)):
-        return Diagnosis("not_summed_over_batch")
-    if cand.ndim == 2 and cand.shape == ref.T.shape and is_close(cand.T, ref, tol):
-        return Diagnosis("transposed")
-    if cand.size == ref.size and is_close(cand.reshape(ref.shape), ref, tol):
-        return Diagnosis("wrong_shape", "the values are right, only the shape is wrong")
-    return Diagnosis("wrong_shape")
+class _Lazy:
+    """The hypotheses, computed on first use."""
+
+    def __init__(self, hypotheses):
+        self._source, self._value = hypotheses, None
+
+    def get(self) -> Sequence[Hypothesis]:
+        if self._value is None:
+            self._value = list(self._source() if callable(self._source) else self._source)
+        return self._value
+
+
+def _read(values, ref, tol, N, D_O, lazy: _Lazy, key, shape) -> Optional[Diagnosis]:
+    """The best reading of ``values``: the plain factors first, the hypotheses only when those fail."""
+    if shape and is_close(values, ref, tol):  # the shape alone (factors of 1 here kept for consensus)
+        detail = "the values are right, only the shape is wrong" if shape == "wrong_shape" else ""
+        readings = (Reading(shape, ()),) + tuple(value_readings(values, ref, tol, N, D_O, (), key, shape))
+        return Diagnosis(shape, detail, readings)
+    found = best(value_readings(values, ref, tol, N, D_O, (), key, shape), N, D_O)
+    if found is None:
+        found = best(value_readings(values, ref, tol, N, D_O, lazy.get(), key, shape), N, D_O)
+    return found
+
+
+def _undo_shape(cand: np.ndarray, ref: np.ndarray, N: int) -> list[tuple[str, np.ndarray]]:
+    """(shape cause, the candidate brought to ref's shape), most likely first; ("", cand) when it fits."""
+    if cand.shape == ref.shape:
+        out = [("", cand)]
+        if ref.ndim == 2 and ref.shape[0] == ref.shape[1] and not np.allclose(cand, cand.T):
+            out.append(("transposed", cand.T))  # a square parameter: only the values can tell
+        return out
+    out = []
+    if ref.ndim == 2 and ref.shape[1] == 1 and N > 1 and cand.shape == (ref.shape[0], N):
+        out.append(("not_summed_over_batch", cand.sum(axis=1, keepdims=True)))
+    if cand.ndim == 2 and cand.shape == ref.T.shape:
+        out.append(("transposed", cand.T))
+    if cand.size == ref.size:
+        out.append(("wrong_shape", cand.reshape(ref.shape)))
+    return out
 
 
 def _wrong_derivatives(act: Activation, Z: str, A: str) -> list[tuple[str, Activation]]:
@@ -146,6 +337,13 @@ def _wrong_derivatives(act: Activation, Z: str, A: str) -> list[tuple[str, Activ
     return out
 
 
+def _float64_setup(net, I, Y):
+    params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
+    I = np.asarray(I, dtype=np.float64)
+    Y = as_targets(Y, net.loss_function, net.sizes[-1], I.shape[1], np.float64, "I's batch")
+    return params, I, Y
+
+
 def activation_hypotheses(net, I: np.ndarray, Y: np.ndarray) -> list[Hypothesis]:
     """The net's gradients recomputed (float64) with each wrong activation derivative substituted.
 
@@ -154,13 +352,10 @@ def activation_hypotheses(net, I: np.ndarray, Y: np.ndarray) -> list[Hypothesis]
     not the identity. Uses copies: neither ``net.params`` nor the net's forward
     cache is touched. I: (D_I, N); Y: (D_O, N) or class indices (N,).
     """
-    params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
+    params, I, Y = _float64_setup(net, I, Y)
     acts = list(net.layer_activations)
-    loss = net.loss_function
-    I = np.asarray(I, dtype=np.float64)
-    Y = as_targets(Y, loss, net.sizes[-1], I.shape[1], np.float64, "I's batch")
     O, cache = network_forward(params, net.layer_names, acts, I)
-    dO = loss.backward(O, Y)  # (D_O, N)
+    dO = net.loss_function.backward(O, Y)  # (D_O, N)
     symbols = layer_symbols(len(acts), net.output_activation)
     hidden = list(range(len(acts) - 1))
     scopes = [(hidden, "")] if hidden else []
@@ -176,4 +371,102 @@ def activation_hypotheses(net, I: np.ndarray, Y: np.ndarray) -> list[Hypothesis]
             substituted = [wrong if i in layers else a for i, a in enumerate(acts)]
             grads = network_backward(params, net.layer_names, substituted, cache, dO)
             out.append(Hypothesis(label + where, grads))
+    return out
+
+
+class ForwardMistake(NamedTuple):
+    """A forward written wrong: what it does, the code, the parameters and activations it really uses."""
+
+    label: str
+    code: str
+    params: dict
+    activations: list
+
+
+def forward_mistakes(net) -> list[ForwardMistake]:
+    """The forward mistakes students make, as nets that compute them (float64 copies).
+
+    Codes: ``bias_missing`` (a bias left out), ``output_activation`` (the hidden
+    activation applied to the output too, on an identity output layer),
+    ``wrong_activation`` (another activation in the hidden layers).
+    """
+    params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
+    acts = list(net.layer_activations)
+    names = list(net.layer_names)
+    out = []
+    for drop in [[n] for n in names] + ([names] if len(names) > 1 else []):
+        zeroed = dict(params, **{"b_" + n: np.zeros_like(params["b_" + n]) for n in drop})
+        out.append(ForwardMistake("your forward leaves out " + " and ".join("b_" + n for n in drop),
+                                  "bias_missing", zeroed, acts))
+    if net.output_activation == "identity" and len(acts) > 1:
+        out.append(ForwardMistake(f"your forward applies {net.activation} to the output O too",
+                                  "output_activation", params, acts[:-1] + [acts[0]]))
+    for other in ACTIVATIONS.values():
+        if other.name != net.activation and len(acts) > 1:
+            label = (f"your forward leaves out {net.activation} (Ĥ = H)" if other.name == "identity" else
+                     f"your forward uses {other.name} where the net has {net.activation}")
+            out.append(ForwardMistake(label, "wrong_activation", params, [other] * (len(acts) - 1) + acts[-1:]))
+    return out
+
+
+def forward_hypotheses(net, I: np.ndarray, Y: np.ndarray) -> list[Hypothesis]:
+    """Gradients a backward inherits from each forward mistake (float64; the net is untouched).
+
+    Two backwards per mistake: the true gradient of the mistaken forward, and the
+    net's own backward equations (e.g. the seed's Ĥ(1 − Ĥ)) run on the mistaken
+    forward's tensors. The gradient of a left-out bias is still reported.
+    """
+    _, I, Y = _float64_setup(net, I, Y)
+    acts = list(net.layer_activations)
+    out = []
+    for m in forward_mistakes(net):
+        O, cache = network_forward(m.params, net.layer_names, m.activations, I)
+        dO = net.loss_function.backward(O, Y)
+        label = m.label + "; the gradients inherit it"
+        out.append(Hypothesis(label, network_backward(m.params, net.layer_names, m.activations, cache, dO),
+                              "forward_mistake"))
+        if [a.name for a in m.activations] != [a.name for a in acts]:
+            out.append(Hypothesis(label, network_backward(m.params, net.layer_names, acts, cache, dO),
+                                  "forward_mistake"))
+    return out
+
+
+def consensus(per_net: Sequence[tuple[Optional[Diagnosis], int, int]]) -> Optional[list]:
+    """Read one parameter on several nets together; None when no single value reading fits them all.
+
+    per_net: (diagnosis or None when it passed, N, D_O) per net. A reading fits
+    a failing net when it is among that net's readings (its shape cause aside),
+    and a passing net when its factor is 1 there and it names no hypothesis.
+    Returns, per net, the Diagnosis to show (None for a passing one): the
+    simplest common reading, with the net's own shape cause, and the rivals
+    the nets together cannot rule out named in the detail.
+    """
+    failing = [d for d, _, _ in per_net if d is not None]
+    if not failing or any(not d.readings for d in failing):
+        return None
+    common = None
+    for d, N, D_O in per_net:
+        if d is None:
+            fits = {(c, "", "") for c in FACTOR_READINGS if abs(factor_of(c, N, D_O) - 1.0) < 1e-12}
+        else:
+            fits = {r.value_part for r in d.readings}
+        common = fits if common is None else common & fits
+    if not common:
+        return None
+    ranked = sorted(common, key=lambda v: _rank(Reading("", *v)))
+    top = Reading("", *ranked[0])
+    others = rivals(top, [Reading("", *v) for v in ranked[1:]])
+    out = []
+    for d, N, D_O in per_net:
+        if d is None:
+            out.append(None)
+            continue
+        shape = next((r.shape for r in d.readings if r.value_part == top.value_part), "")
+        reading = top._replace(shape=shape)
+        unseen = [c for c in reading.causes if not visible((c,), N, D_O)]
+        detail = describe(reading, others)
+        if unseen:
+            note = f"{' and '.join(unseen)} cannot be seen at N = {N}, D_O = {D_O}; named from the other nets"
+            detail = "; ".join(p for p in (detail, note) if p)
+        out.append(Diagnosis(reading.code, detail, d.readings))
     return out

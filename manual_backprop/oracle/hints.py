@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from ..explain import backward_equations, layer_symbols
+from ..explain import backward_equations, forward_equations, layer_symbols
 from .diagnosis import Diagnosis
 
 
@@ -18,53 +18,125 @@ def _fmt_shape(shape) -> str:
 
 
 def fix_line(key: str, diagnosis: Diagnosis, got_shape: Optional[tuple], sizes: Sequence[int], N: int,
-             activation: str, output_activation: str, loss_name: str) -> str:
-    """The one-line explanation of ``diagnosis`` for parameter ``key`` (e.g. "W_H")."""
-    eqs = {e.target: e.text for e in backward_equations(sizes, N, activation, output_activation, loss_name)}
-    own = eqs.get("dL/d" + key, f"dL/d{key} has {key}'s shape")
-    seed = eqs["dL/dO"]
-    layer = key.split("_", 1)[1] if "_" in key else key
-    symbols = {s.name: s for s in layer_symbols(len(sizes) - 1, output_activation)}
-    s = symbols.get(layer)
-    code, detail = diagnosis
-    got = _fmt_shape(got_shape) if got_shape is not None else "?"
+             activation: str, output_activation: str, loss_name: str, dtype=None) -> str:
+    """The one-line explanation of ``diagnosis`` for parameter ``key`` (e.g. "W_H").
 
-    if code == "missing":
-        text = f"no gradient under the key {key!r}; compute {own}"
-    elif code == "wrong_shape":
-        extra = ""
-        if key.startswith("b_") and got_shape is not None and len(got_shape) == 1:
-            extra = "; keep the column: .sum(axis=1, keepdims=True)"
-        found = f"{detail}; " if detail else ""
-        text = f"got shape {got}, not {key}'s own shape; {found}{own}{extra}"
-    elif code == "not_summed_over_batch":
-        dZ = f"dL/d{s.Z}" if s else "dL/dZ"
-        text = (f"one gradient per sample {got}; the seed's dL/db = {dZ} holds per sample, "
-                f"over the batch {own}, i.e. {dZ}.sum(axis=1, keepdims=True)")
-    elif code == "transposed":
-        text = f"got (dL/d{key})ᵀ; {own} is the one product with {key}'s shape"
-    elif code == "negated":
-        text = f"sign flipped; start from {seed} (output minus target), then {own}"
-    elif code in ("scaled_by_2", "scaled_by_1/2"):
-        factor = "twice" if code == "scaled_by_2" else "half"
-        why = ""
-        if loss_name == "half_sse":
-            why = ("; the ½ in L = ½ Σ (O − Y)² cancels the square's 2" if code == "scaled_by_2"
-                   else "; the ½ belongs to L only, it is already used up in dL/dO")
-        more = f" ({detail})" if detail else ""
-        text = f"{factor} the right value{more}; the constant comes from {seed}{why}"
-    elif code in ("scaled_by_N", "scaled_by_1/N"):
-        factor = f"N = {N} times" if code == "scaled_by_N" else f"1/N = 1/{N} of"
-        text = (f"{factor} the right value: a sum/mean mix-up over the batch; the loss's own "
-                f"reduction is in {seed}, and then {own} sums over the batch")
-    elif code == "zero":
-        text = f"all zeros; compute {own}"
-    elif code == "activation_derivative":
-        dZ = eqs.get(f"dL/d{s.Z}") if s else None
-        fix = dZ or next((t for k, t in eqs.items() if k.startswith("dL/dH")), own)
-        text = f"{detail}; the derivative is {fix}"
-    elif code == "not_finite":
-        text = f"holds NaN or inf (overflow in exp? use a stable sigmoid); {own}"
-    else:
-        text = f"matches none of the known mistakes; re-derive by dimension analysis: {own}"
+    A compound code gets one clause per cause, in the code's order; the detail
+    (which derivative, which forward mistake, which readings the nets could not
+    tell apart) comes first. dtype: the candidate's dtype, for ``low_precision``.
+    """
+    eqs = {e.target: e.text for e in backward_equations(sizes, N, activation, output_activation, loss_name)}
+    ctx = _Context(key, eqs, got_shape, sizes, N, activation, output_activation, loss_name, dtype)
+    code, detail = diagnosis.code, diagnosis.detail
+    causes = code.split("+")
+    clauses = [_clause(causes[0], ctx)] if len(causes) == 1 else [_compound(causes, ctx)]
+    text = "; ".join(([detail] if detail else []) + clauses)
     return f"{key}: {code}: {text}"
+
+
+def _compound(causes: Sequence[str], c: "_Context") -> str:
+    """Several causes: a short clause for each, then the right equations once."""
+    clauses = [_short(cause, c) for cause in causes]
+    eqs = []
+    if any(cause in ("negated",) or cause.startswith("scaled_by") for cause in causes):
+        eqs.append(c.seed)
+    if "activation_derivative" in causes and c.s is not None:
+        dZ = c.eqs.get(f"dL/d{c.s.Z}") or next((t for k, t in c.eqs.items() if k.startswith("dL/dH")), "")
+        eqs += [dZ] if dZ else []
+    if "forward_mistake" in causes:
+        eqs.append("the forward " + c.forward)
+    eqs.append(c.own)
+    return ", ".join(clauses) + "; right: " + ", then ".join(eqs)
+
+
+def _short(cause: str, c: "_Context") -> str:
+    """One cause of a compound code in a few words."""
+    N, D_O, half_sse = c.N, c.D_O, c.loss_name == "half_sse"
+    return {
+        "not_summed_over_batch": f"one gradient per sample {c.got} (sum over the batch, keepdims=True)",
+        "transposed": f"(dL/d{c.key})ᵀ",
+        "wrong_shape": f"shape {c.got}, not {c.key}'s own" + (
+            " (keep the column: keepdims=True)" if c.key.startswith("b_") and c.got_shape
+            and len(c.got_shape) == 1 else ""),
+        "negated": "the sign flipped",
+        "scaled_by_2": "twice the value" + (" (the ½ of L cancels the square's 2)" if half_sse else ""),
+        "scaled_by_1/2": "half the value" + (" (the ½ belongs to L only)" if half_sse else ""),
+        "scaled_by_N": f"N = {N} times the value (a sum/mean mix-up over the batch)",
+        "scaled_by_1/N": f"1/N = 1/{N} of the value (a sum/mean mix-up over the batch)",
+        "scaled_by_D_O": f"D_O = {D_O} times the value (a sum over the outputs)",
+        "scaled_by_1/D_O": f"1/D_O = 1/{D_O} of the value (a mean over the outputs)",
+        "activation_derivative": "the activation's derivative taken wrong",
+        "forward_mistake": "a forward mistake inherited",
+    }.get(cause, cause)
+
+
+class _Context:
+    """What the clauses quote: the equations, the shapes, the net's configuration."""
+
+    def __init__(self, key, eqs, got_shape, sizes, N, activation, output_activation, loss_name, dtype):
+        self.key, self.eqs, self.N, self.D_O = key, eqs, N, sizes[-1]
+        self.activation, self.loss_name, self.dtype = activation, loss_name, dtype
+        self.got_shape = got_shape
+        self.own = eqs.get("dL/d" + key, f"dL/d{key} has {key}'s shape")
+        self.seed = eqs["dL/dO"]
+        layer = key.split("_", 1)[1] if "_" in key else key
+        symbols = layer_symbols(len(sizes) - 1, output_activation)
+        self.s = next((s for s in symbols if s.name == layer), None)
+        self.output_layer = self.s is not None and self.s.name == "O"
+        self.got = _fmt_shape(got_shape) if got_shape is not None else "?"
+        self.forward = "; ".join(forward_equations(sizes, N, activation, output_activation))
+
+
+def _clause(cause: str, c: _Context) -> str:
+    """The fix for one cause of a (possibly compound) code."""
+    key, own, seed = c.key, c.own, c.seed
+    if cause == "missing":
+        return f"no gradient under the key {key!r}; compute {own}"
+    if cause == "wrong_shape":
+        extra = ""
+        if key.startswith("b_") and c.got_shape is not None and len(c.got_shape) == 1:
+            extra = "; keep the column: .sum(axis=1, keepdims=True)"
+        return f"got shape {c.got}, not {key}'s own shape; {own}{extra}"
+    if cause == "not_summed_over_batch":
+        dZ = f"dL/d{c.s.Z}" if c.s else "dL/dZ"
+        return (f"one gradient per sample {c.got}; the seed's dL/db = {dZ} holds per sample, "
+                f"over the batch {own}, i.e. {dZ}.sum(axis=1, keepdims=True)")
+    if cause == "transposed":
+        return f"got (dL/d{key})ᵀ; {own} is the one product with {key}'s shape"
+    if cause == "negated":
+        return f"sign flipped; start from {seed} (output minus target), then {own}"
+    if cause in ("scaled_by_2", "scaled_by_1/2"):
+        factor = "twice" if cause == "scaled_by_2" else "half"
+        why = ""
+        if c.loss_name == "half_sse":
+            why = ("; the ½ in L = ½ Σ (O − Y)² cancels the square's 2" if cause == "scaled_by_2"
+                   else "; the ½ belongs to L only, it is already used up in dL/dO")
+        return f"{factor} the right value; the constant comes from {seed}{why}"
+    if cause in ("scaled_by_N", "scaled_by_1/N"):
+        factor = f"N = {c.N} times" if cause == "scaled_by_N" else f"1/N = 1/{c.N} of"
+        return (f"{factor} the right value: a sum/mean mix-up over the batch; the loss's own "
+                f"reduction is in {seed}, and then {own} sums over the batch")
+    if cause in ("scaled_by_D_O", "scaled_by_1/D_O"):
+        how = (f"D_O = {c.D_O} times the right value: a sum over the outputs where the loss averages them"
+               if cause == "scaled_by_D_O" else
+               f"1/D_O = 1/{c.D_O} of the right value: a mean over the outputs")
+        sums = "; L sums over the outputs as well as the batch" if c.loss_name == "half_sse" else ""
+        return f"{how}{sums}; {seed}"
+    if cause == "zero":
+        return f"all zeros; compute {own}"
+    if cause == "activation_derivative":
+        dZ = c.eqs.get(f"dL/d{c.s.Z}") if c.s else None
+        fix = dZ or next((t for k, t in c.eqs.items() if k.startswith("dL/dH")), own)
+        return f"the derivative is {fix}"
+    if cause == "forward_mistake":
+        return f"fix the forward first ({c.forward}), then {own}"
+    if cause == "not_finite":
+        if not c.output_layer and c.activation in ("sigmoid", "softplus"):
+            return f"holds NaN or inf (overflow in exp? use a stable {c.activation}); {own}"
+        return (f"holds NaN or inf: a division by zero or an overflow upstream reaches it "
+                f"(check {seed} first); {own}")
+    if cause == "low_precision":
+        name = c.dtype.name if c.dtype is not None else "its dtype"
+        return (f"right only to {name}'s precision, not to the net's; return float32 or float64 "
+                f"(compute in the dtype of params, or .astype(np.float64))")
+    return f"matches none of the known mistakes; re-derive by dimension analysis: {own}"

@@ -20,8 +20,10 @@ class ParamCheck:
     ``max_abs_err`` and ``max_rel_err`` (relative to the largest reference
     entry, as in ``tolerances.max_errors``) are NaN when the shapes differ.
     ``diagnosis`` is None when the gradient passes, else a code from
-    ``manual_backprop.oracle.diagnosis.CODES``; ``fix`` is then one line naming the
-    seed equation, with concrete shapes, that gives the right gradient.
+    ``manual_backprop.oracle.diagnosis.CODES`` (several joined by ``+``);
+    ``fix`` is then one line naming the seed equation, with concrete shapes,
+    that gives the right gradient. ``tolerance`` is the one this parameter was
+    judged at: the check's, loosened only by this candidate's own dtype.
     """
 
     name: str
@@ -33,14 +35,20 @@ class ParamCheck:
     diagnosis: Optional[str] = None
     detail: str = ""
     fix: str = ""
+    tolerance: Optional[Tolerance] = None  # what this parameter was judged at (its own dtype's)
+    dtype: Optional[str] = None  # the candidate's dtype name, None when not a numeric array
+    readings: tuple = field(default=(), repr=False, compare=False)  # diagnosis.Reading, for consensus
 
 
 @dataclass(frozen=True)
 class GradientReport:
     """Per-parameter verdicts (``params``, keyed like net.params) against one reference.
 
-    ``passed`` is True when every parameter passes and the candidate has no
-    keys the net does not have (listed in ``unexpected``).
+    ``passed`` is True when every parameter passes, the candidate has no
+    keys the net does not have (listed in ``unexpected``) and there is no
+    ``problem`` (a candidate that is not a dict at all, said in one line).
+    ``tolerance`` is the loosest any parameter was judged at, ``base_tolerance``
+    the check's own (a float32 candidate is judged at float32's, alone).
     """
 
     params: dict
@@ -48,10 +56,13 @@ class GradientReport:
     tolerance: Tolerance
     context: str  # the net and batch checked, e.g. "MLP([4, 16, 2], sigmoid → identity, half_sse), N = 32"
     unexpected: tuple = field(default=())
+    base_tolerance: Optional[Tolerance] = None
+    problem: str = ""
 
     @property
     def passed(self) -> bool:
-        return not self.unexpected and all(p.passed for p in self.params.values())
+        return (not self.problem and not self.unexpected
+                and all(p.passed for p in self.params.values()))
 
     @property
     def failures(self) -> list:
@@ -59,9 +70,14 @@ class GradientReport:
         return [p for p in reversed(list(self.params.values())) if not p.passed]
 
     def __str__(self) -> str:
-        tol = self.tolerance
-        head = (f"gradient check against {self.reference} (rtol {tol.rtol:g}, atol {tol.atol:g}): "
+        tol = self.base_tolerance or self.tolerance
+        looser = [f"{p.name} ({p.dtype}) at rtol {p.tolerance.rtol:g}" for p in self.params.values()
+                  if p.tolerance is not None and p.tolerance != tol]
+        own = f"; {', '.join(looser)}" if looser else ""
+        head = (f"gradient check against {self.reference} (rtol {tol.rtol:g}, atol {tol.atol:g}{own}): "
                 f"{self.context}")
+        if self.problem:
+            return f"{head}\n  {self.problem}\nFAILED"
         rows = [("parameter", "shape", "max abs err", "max rel err", "result")]
         for p in reversed(list(self.params.values())):  # output layer first, as backprop goes
             shape = "×".join(map(str, p.shape))
