@@ -55,10 +55,9 @@ def param_tolerance(tol: Tolerance, dtype) -> tuple[Tolerance, Optional[Toleranc
     """
     dt = np.dtype(dtype) if dtype is not None else None
     if dt in TOLERANCES:
-        other = TOLERANCES[dt]
-        return Tolerance(max(tol.rtol, other.rtol), max(tol.atol, other.atol)), None
+        return tol.loosened(TOLERANCES[dt]), None
     low = LOW_PRECISION.get(dt)
-    return tol, (None if low is None else Tolerance(max(tol.rtol, low.rtol), max(tol.atol, low.atol)))
+    return tol, (None if low is None else tol.loosened(low))
 
 
 def _dtype(value):
@@ -110,9 +109,7 @@ def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name
             dtype=None if dtype is None else dtype.name,
             readings=() if diagnosis is None else diagnosis.readings)
     unexpected = tuple(k for k in grads if k not in reference)
-    loosest = tol
-    for p in checks.values():
-        loosest = Tolerance(max(loosest.rtol, p.tolerance.rtol), max(loosest.atol, p.tolerance.atol))
+    loosest = tol.loosened(*(p.tolerance for p in checks.values()))
     return GradientReport(checks, reference_name, loosest, describe(net, N), unexpected, base_tolerance=tol)
 
 
@@ -125,6 +122,5 @@ def check_gradients_fd(net, I, Y, grads: Mapping) -> GradientReport:
     Costs two forward passes per parameter entry: meant for small nets.
     """
     I, Y = validate_inputs(net, I, Y, grads)
-    fd, own = FINITE_DIFFERENCE, tolerance_for(net.dtype)
-    tol = Tolerance(max(fd.rtol, own.rtol), max(fd.atol, own.atol))
+    tol = FINITE_DIFFERENCE.loosened(tolerance_for(net.dtype))
     return compare_gradients(net, I, Y, grads, numerical_grads(net, I, Y), "finite differences", tol)

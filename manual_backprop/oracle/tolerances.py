@@ -46,6 +46,11 @@ class Tolerance(NamedTuple):
     rtol: float
     atol: float
 
+    def loosened(self, *others: "Tolerance") -> "Tolerance":
+        """The loosest of this and ``others``, rtol and atol each: what a comparison of
+        results carrying all their errors allows."""
+        return Tolerance(max(self.rtol, *(o.rtol for o in others)), max(self.atol, *(o.atol for o in others)))
+
 
 TOLERANCES: dict[np.dtype, Tolerance] = {
     np.dtype(np.float64): Tolerance(rtol=1e-11, atol=1e-13),
