@@ -14,16 +14,28 @@ non-square layers, N = 1 and N > 1) and fails with the per-parameter table of
 every failing net, each mistake named. ``manual_backprop.oracle.cases`` documents
 what ``backward`` receives. Keyword arguments choose another configuration:
 ``backprop_oracle(backward, activation="tanh", loss="mse", cases=[...],
-reference="finite_differences")``.
+seed=N, reference="finite_differences", timeout=60, memory=None)``.
+
+``backward`` runs in a fork of the test process (``manual_backprop.oracle.isolation``),
+so whatever it does (``pytest.skip``, ``pytest.exit``, ``sys.exit``,
+``os._exit``, an endless loop, a crash) fails the test with what happened,
+and the session goes on; what it printed is shown with the test's captured
+output. Where ``os.fork`` does not exist (Windows) it runs in the test process
+itself: every exception still fails the test, but there is no timeout and an
+``os._exit`` ends the session.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
 from manual_backprop.oracle import check_gradients_fd
 from manual_backprop.oracle.cases import DEFAULT_CASES, grade, summary
-
+from manual_backprop.oracle.hidden import draw_cases
+from manual_backprop.oracle.isolation import Child, Limits
+from manual_backprop.oracle.proxies import InProcess, StudentCodeError
 
 
 def _reference(name: str):
@@ -36,21 +48,53 @@ def _reference(name: str):
     raise ValueError(f"reference must be one of ['autograd', 'finite_differences']; got {name!r}")
 
 
+def _isolated(backward, timeout: float, memory):
+    """A child process serving ``backward`` (a fork), or the test process itself without fork."""
+    if hasattr(os, "fork"):
+        return Child.fork({"backward": backward}, Limits(timeout, memory))
+    return InProcess({"backward": backward})
+
+
 class BackpropOracle:
     """Call it with a student's backward: passes silently, or fails the test with the tables."""
 
     cases = DEFAULT_CASES
 
-    def results(self, backward, *, cases=None, activation="sigmoid", output_activation="identity",
-                loss="half_sse", reference="autograd"):
-        """The CaseResults (case, report) without failing, for tests that want to look closer."""
-        check = _reference(reference)
-        return grade(backward, self.cases if cases is None else cases, activation,
-                     output_activation, loss, check)
+    def results(self, backward, *, cases=None, seed=None, activation="sigmoid",
+                output_activation="identity", loss="half_sse", reference="autograd",
+                timeout=60.0, memory=None):
+        """The CaseResults (case, report) without failing, for tests that want to look closer.
+
+        ``seed``: grade on cases drawn from it (``manual_backprop.oracle.hidden``)
+        instead of the public ones. ``timeout``: seconds ``backward`` may run in
+        all; ``memory``: an address-space limit in MB for its process (which, a fork
+        of this one, already maps all this process has loaded, torch included).
+        Raises StudentCodeError, one line, when ``backward`` raises, exits, is killed or times out.
+        """
+        if not callable(backward):
+            raise TypeError(f"backward must be a function backward(params, I, Y) -> grads; "
+                            f"got {type(backward).__name__}")
+        if cases is not None and seed is not None:
+            raise ValueError("give cases or seed, not both")
+        cases = self.cases if cases is None and seed is None else cases or draw_cases(seed)
+        with _isolated(backward, timeout, memory) as child:
+            try:
+                check = _reference(reference)  # after the fork: the child need not copy torch
+                results = grade(child.proxy("backward"), cases, activation, output_activation, loss, check)
+                child.finish()
+            finally:
+                child.kill()
+                output = child.output()
+                if output:
+                    print(f"what backward printed (in its own process):\n{output}")
+        return results
 
     def __call__(self, backward, **config):
         """Check ``backward`` on every case; pytest.fail with the failing tables when any is wrong."""
-        results = self.results(backward, **config)
+        try:
+            results = self.results(backward, **config)
+        except StudentCodeError as err:
+            pytest.fail(f"backward could not be graded: {err}", pytrace=False)
         if not all(r.report.passed for r in results):
             pytest.fail(summary(results, failures_only=True), pytrace=False)
         return results
