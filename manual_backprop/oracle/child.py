@@ -32,6 +32,7 @@ from . import exchange
 
 GRADED = ("forward", "loss", "backward", "sgd_step")
 QUIT_STATUS = 0  # the worker's exit status after the grader says it is done
+FILE_LIMIT_MB = 64  # a write beyond it fails (Python ignores SIGXFSZ): printing forever cannot fill the disk
 BROKEN_STATUS = 72  # the worker's exit status when its own code failed (the student patched it?)
 TRUSTED_BUILTINS = vars(builtins).copy()  # before any student code runs
 _student_builtins = {}  # builtins as the student's code last left them
@@ -62,10 +63,12 @@ def run_forked(functions: dict, fds: tuple, log_fd: int, memory_mb=None) -> None
 
 
 def set_limits(memory_mb) -> None:
-    """No core files; at most ``memory_mb`` MB of address space (counting what is already mapped)."""
+    """No core files; no file (printed output included) over FILE_LIMIT_MB; at most ``memory_mb`` MB
+    of address space (counting what is already mapped)."""
     import resource
 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT_MB << 20, FILE_LIMIT_MB << 20))
     if memory_mb:
         limit = int(memory_mb) << 20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -186,7 +189,7 @@ def describe(exc: BaseException) -> dict:
         message = "(its message cannot be printed)"
     if isinstance(exc, SystemExit):
         reason = f"called sys.exit({exc.code!r}) (raised SystemExit)"
-    elif name in PYTEST_OUTCOMES and type(exc).__module__.startswith(("_pytest", "pytest")):
+    elif name in PYTEST_OUTCOMES and any(c.__module__.startswith("_pytest") for c in type(exc).__mro__):
         reason = f"called pytest.{PYTEST_OUTCOMES[name]}({message!r})"
     else:
         reason = f"raised {name}" + (f": {message}" if message else "")

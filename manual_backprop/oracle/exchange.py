@@ -99,12 +99,13 @@ def pack(value, prefix: str = "v") -> tuple[dict, dict]:
         return {"kind": "float", "value": float(value)}, {}
     array = as_plain_array(value)
     if array is not None:
-        return {"kind": "array"}, {f"{prefix}0": array}
+        return {"kind": "array", "type": type(value).__name__}, {f"{prefix}0": array}
     return {"kind": "other", "type": type(value).__name__}, {}
 
 
 def as_plain_array(value):
-    """A base-class ndarray copy of ``value`` (subclass and lying arithmetic dropped), or None."""
+    """A numeric base-class ndarray copy of ``value`` (subclass and lying arithmetic dropped), or None
+    when ``value`` is not numbers (strings, objects)."""
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
         try:
             value = value.detach().cpu().numpy()
@@ -114,7 +115,7 @@ def as_plain_array(value):
         array = np.array(value, subok=False)
     except Exception:
         return None
-    return None if array.dtype.hasobject else array
+    return array if array.dtype.kind in "biufc" else None
 
 
 def unpack(description, arrays: dict, prefix: str = "v"):
@@ -162,6 +163,6 @@ def opaque(type_name) -> object:
 def type_name(description) -> str:
     """What kind of value a description stands for, in words for a message."""
     kind = description.get("kind") if isinstance(description, dict) else None
-    if kind == "other":
+    if kind == "other" or (kind == "array" and description.get("type") not in (None, "ndarray")):
         return str(description.get("type"))[:60]
     return {"dict": "a dict", "array": "an array", "float": "a number"}.get(kind, "nothing readable")
