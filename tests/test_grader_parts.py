@@ -4,7 +4,6 @@ the in-process fallback, and the process-group kill on timeout."""
 from __future__ import annotations
 
 import io
-import os
 import time
 import zipfile
 from pathlib import Path

@@ -76,7 +76,10 @@ class BackpropOracle:
                             f"got {type(backward).__name__}")
         if cases is not None and seed is not None:
             raise ValueError("give cases or seed, not both")
-        cases = self.cases if cases is None and seed is None else cases or draw_cases(seed)
+        if seed is not None:
+            cases = draw_cases(seed)
+        elif cases is None:
+            cases = self.cases
         with _isolated(backward, timeout, memory) as child:
             try:
                 check = _reference(reference)  # after the fork: the child need not copy torch

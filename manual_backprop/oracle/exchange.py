@@ -54,6 +54,33 @@ def frame_length(header: bytes) -> tuple[int, int]:
     return meta_len, data_len
 
 
+class Frames:
+    """Bytes read from a pipe, cut into messages as they complete."""
+
+    def __init__(self):
+        self.buffer = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self.buffer += chunk
+
+    def full(self) -> bool:
+        """True once more than one message of the largest size is waiting (stop reading)."""
+        return len(self.buffer) > HEADER.size + MAX_META + MAX_DATA
+
+    def take(self):
+        """The next complete message as (meta, arrays), or None; ExchangeError when malformed."""
+        if len(self.buffer) < HEADER.size:
+            return None
+        meta_len, data_len = frame_length(self.buffer[:HEADER.size])
+        start = HEADER.size
+        end = start + meta_len + data_len
+        if len(self.buffer) < end:
+            return None
+        meta_bytes, data = self.buffer[start:start + meta_len], self.buffer[start + meta_len:end]
+        self.buffer = self.buffer[end:]
+        return decode(meta_bytes, data)
+
+
 def decode(meta_bytes: bytes, data: bytes) -> tuple[dict, dict]:
     """The (meta, arrays) of a frame's two parts; arrays are plain, writable ndarrays."""
     try:

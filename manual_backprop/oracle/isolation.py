@@ -37,11 +37,13 @@ from pathlib import Path
 from typing import Optional
 
 from . import exchange
-from .child import BROKEN_STATUS, run_forked
-from .proxies import OUTPUT_CHARS, RESULT_WORDS, Proxy, StudentCodeError, expect, role_of, sanitize, tail
+from .child import run_forked
+from .proxies import (OUTPUT_CHARS, RESULT_WORDS, Proxy, StudentCodeError, ending, expect, role_of,
+                      sanitize, tail)
 
 ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the manual_backprop package
-BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from manual_backprop.oracle.child import main; main(sys.argv[2])"
+BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+        "from manual_backprop.oracle.child import main; main(sys.argv[2])")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -61,7 +63,7 @@ class Child:
         self.limits, self.workdir, self.label = limits, workdir, label
         self.req, self.rep, self.status = fds
         self.pid, self.proc, self.returncode = None, None, None
-        self.spent, self.buffer, self.rep_open, self.ended = 0.0, b"", True, None
+        self.spent, self.frames, self.rep_open, self.ended = 0.0, exchange.Frames(), True, None
         for fd in fds:
             os.set_blocking(fd, False)
 
@@ -179,7 +181,7 @@ class Child:
         """The next message from the worker, waiting at most the time left."""
         while True:
             try:
-                message = self._take()
+                message = self.frames.take()
             except exchange.ExchangeError as err:
                 self.kill()
                 raise StudentCodeError(f"sent a malformed reply {when}: {err}") from None
@@ -208,7 +210,7 @@ class Child:
             self._read_status()
 
     def _drain(self) -> None:
-        while self.rep_open and len(self.buffer) <= exchange.MAX_META + exchange.MAX_DATA + 16:
+        while self.rep_open and not self.frames.full():
             try:
                 chunk = os.read(self.rep, 1 << 20)
             except BlockingIOError:
@@ -216,19 +218,7 @@ class Child:
             if not chunk:
                 self.rep_open = False
                 return
-            self.buffer += chunk
-
-    def _take(self):
-        size = exchange.HEADER.size
-        if len(self.buffer) < size:
-            return None
-        meta_len, data_len = exchange.frame_length(self.buffer[:size])
-        end = size + meta_len + data_len
-        if len(self.buffer) < end:
-            return None
-        meta_bytes, data = self.buffer[size:size + meta_len], self.buffer[size + meta_len:end]
-        self.buffer = self.buffer[end:]
-        return exchange.decode(meta_bytes, data)
+            self.frames.feed(chunk)
 
     def _read_status(self) -> None:
         try:
@@ -255,18 +245,7 @@ class Child:
         return f"{sanitize(reason)[:300]} ({where})"
 
     def _ended_reason(self, when: str) -> str:
-        ended = self.ended
-        if "exit" in ended:
-            broken = " (the status of a child whose own code failed: a module it uses patched?)"
-            return f"exited with status {ended['exit']} {when}" + (broken if ended["exit"] == BROKEN_STATUS else "")
-        if "signal" in ended:
-            reason = f"killed by signal {_signal_name(ended['signal'])} {when}"
-            if self.limits.memory_mb and ended["signal"] in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS):
-                reason += f" (perhaps out of memory, limit {self.limits.memory_mb} MB)"
-            return reason
-        code = ended["killed_parent"]
-        how = f"by signal {_signal_name(-code)}" if code is not None and code < 0 else "unexpectedly"
-        return f"its parent process (the grader's supervisor) was killed {how} {when}"
+        return ending(self.ended, when, self.limits.memory_mb)
 
     def kill(self) -> None:
         """SIGKILL the supervisor (while not yet reaped), the worker and all of their process group."""
@@ -339,10 +318,3 @@ def close_all_but(keep) -> None:
 
 def _strings(value) -> bool:
     return isinstance(value, list) and len(value) < 10_000 and all(isinstance(v, str) for v in value)
-
-
-def _signal_name(number) -> str:
-    try:
-        return signal.Signals(number).name
-    except (ValueError, TypeError):
-        return f"number {number}"

@@ -5,15 +5,17 @@
 - ``StudentCodeError``: the student's code failed other than by a wrong answer.
 - ``RETURNS``: what each graded function must return; ``expect`` holds a
   result to it.
+- ``ending``: why a child that ended did not answer, in one line.
 - ``tail``: the last lines of what the student printed, made safe to print.
 """
 
 from __future__ import annotations
 
+import signal
 from typing import Optional
 
 from . import exchange
-from .child import describe
+from .child import BROKEN_STATUS, describe
 
 OUTPUT_LINES, OUTPUT_CHARS = 40, 4000
 RETURNS = {  # what each graded function must return: (exchange kind, in words)
@@ -104,6 +106,29 @@ def expect(value, role: str, description, name: str):
         return np.asarray(value)
     raise StudentCodeError(f"{name} returned {exchange.type_name(description)}; "
                            f"it must return {words}")
+
+
+def ending(ended: dict, when: str, memory_mb=None) -> str:
+    """The one-line reason for a child that ended (``ended``: the supervisor's report, or
+    ``{"killed_parent": return code}`` when the supervisor itself was killed)."""
+    if "exit" in ended:
+        broken = " (the status of a child whose own code failed: a module it uses patched?)"
+        return f"exited with status {ended['exit']} {when}" + (broken if ended["exit"] == BROKEN_STATUS else "")
+    if "signal" in ended:
+        reason = f"killed by signal {signal_name(ended['signal'])} {when}"
+        if memory_mb and ended["signal"] in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS):
+            reason += f" (perhaps out of memory, limit {memory_mb} MB)"
+        return reason
+    code = ended["killed_parent"]
+    how = f"by signal {signal_name(-code)}" if code is not None and code < 0 else "unexpectedly"
+    return f"its parent process (the grader's supervisor) was killed {how} {when}"
+
+
+def signal_name(number) -> str:
+    try:
+        return signal.Signals(number).name
+    except (ValueError, TypeError):
+        return f"number {number}"
 
 
 def sanitize(text: str) -> str:
