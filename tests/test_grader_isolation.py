@@ -100,7 +100,9 @@ def test_every_hostile_submission_fails_with_its_reason_and_honest_ones_pass(tmp
     assert not wrong, "\n".join(wrong)
     for name in ("correct.py", "chatty.py", "notebook.ipynb"):
         assert got[name]["passed"] and got[name]["error"] is None, got[name]
-    assert [c["params"]["W_O"]["diagnosis"] for c in got["transposed.py"]["cases"]] == ["transposed"] * 4
+    transposed = [c["params"]["W_O"] for c in got["transposed.py"]["cases"]]
+    assert [p["diagnosis"] for p in transposed] == ["transposed"] * 4
+    assert all(p["max_abs_err"] is None and p["max_rel_err"] is None for p in transposed), "NaN → null"
     chatty = got["chatty.py"]["output"]
     assert chatty.startswith("[… earlier output cut]") and len(chatty) < 4100 and "to stderr too" in chatty
     notes = got["notebook.ipynb"]["output"]

@@ -4,7 +4,9 @@ the in-process fallback, and the process-group kill on timeout."""
 from __future__ import annotations
 
 import io
+import os
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from manual_backprop.oracle.batch import CachedCheck, finite_difference_toleranc
 from manual_backprop.oracle.cases import DEFAULT_CASES, case_data, grade
 from manual_backprop.oracle.finite_differences import numerical_grads
 from manual_backprop.oracle.hidden import draw_cases
-from manual_backprop.oracle.isolation import Limits
+from manual_backprop.oracle.isolation import Child, Limits
 from manual_backprop.oracle.notebooks import _code_cells_json, code_cells, notebook_code
 from manual_backprop.oracle.proxies import InProcess, StudentCodeError
 
@@ -186,3 +188,35 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+# -- the children: no torch in the spawned one, no warning out of the forked one -------------------
+
+def test_the_spawned_child_runs_without_torch(tmp_path):
+    (tmp_path / "reporter.py").write_text(
+        "import sys\n"
+        "from correct import backward\n"
+        "print('torch loaded in the child:', 'torch' in sys.modules)\n")
+    (tmp_path / "correct.py").write_text((NOTEBOOK.parent / "correct.py").read_text())
+    submission = grade_file(tmp_path / "reporter.py", lambda proxies: grade(proxies["backward"]))
+    assert submission.passed, submission.error
+    assert submission.output == "torch loaded in the child: False"
+
+
+def test_forking_where_python_warns_about_threads_lets_no_warning_out(monkeypatch):
+    """Python 3.12+ warns (DeprecationWarning) when a process with threads forks; this suite makes
+    warnings errors, as a course's may. The fork here warns as 3.12 does, on any Python."""
+    real_fork = os.fork
+
+    def warning_fork():
+        warnings.warn("This process is multi-threaded, use of fork() may lead to deadlocks in the child.",
+                      DeprecationWarning, stacklevel=2)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", warning_fork)
+    namespace = {}
+    exec((NOTEBOOK.parent / "correct.py").read_text(), namespace)
+    with Child.fork({"backward": namespace["backward"]}) as child:
+        results = grade(child.proxy("backward"))
+        child.finish()
+    assert [r.report.passed for r in results] == [True] * 4

@@ -31,13 +31,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from . import exchange
-from .child import run_forked
+from .child import quiet_fork, run_forked
 from .proxies import (OUTPUT_CHARS, RESULT_WORDS, Proxy, StudentCodeError, ending, expect, role_of,
                       sanitize, tail)
 
@@ -91,11 +90,7 @@ class Child:
         workdir = tempfile.mkdtemp(prefix="grade-")
         (req_r, req_w), (rep_r, rep_w), (st_r, st_w) = os.pipe(), os.pipe(), os.pipe()
         log_fd = os.open(os.path.join(workdir, "output.log"), os.O_WRONLY | os.O_CREAT, 0o600)
-        with warnings.catch_warnings():
-            # Python 3.12+ warns when a process with threads forks; the fork runs only the
-            # student's function and child.py, and leaves with os._exit.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+        pid = quiet_fork()
         if pid == 0:
             try:
                 close_all_but((req_r, rep_w, st_w, log_fd))

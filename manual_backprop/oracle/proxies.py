@@ -120,7 +120,9 @@ def ending(ended: dict, when: str, memory_mb=None) -> str:
             reason += f" (perhaps out of memory, limit {memory_mb} MB)"
         return reason
     code = ended["killed_parent"]
-    how = f"by signal {signal_name(-code)}" if code is not None and code < 0 else "unexpectedly"
+    if code is not None and code >= 0:
+        return f"its parent process (the grader's supervisor) ended with status {code} without a report {when}"
+    how = f"by signal {signal_name(-code)}" if code is not None else "unexpectedly"
     return f"its parent process (the grader's supervisor) was killed {how} {when}"
 
 
