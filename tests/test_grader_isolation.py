@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,3 +185,44 @@ def test_finite_differences_need_no_torch_and_autograd_says_torch_is_missing():
     result = grade(HONEST / "correct.py", prelude=hide)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "torch is not installed; use --reference finite_differences" in result.stderr
+
+
+def test_ctrl_c_stops_the_grader_and_every_running_submission():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    grader = subprocess.Popen([sys.executable, "-m", "torch_ref.grade", HOSTILE / "loops_forever.py",
+                               HONEST / "correct.py", "--jobs", "2", "--timeout", "120", *FD],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with grader:
+        try:
+            deadline = time.monotonic() + 60
+            while not _children(grader.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            children = _children(grader.pid)
+            assert children, "the grader started no child"
+            time.sleep(0.5)
+            grader.send_signal(signal.SIGINT)
+            _, err = grader.communicate(timeout=30)
+        finally:
+            grader.kill()
+    assert grader.returncode == 130 and "interrupted" in err, err
+    time.sleep(0.2)
+    assert not [pid for pid in children if _running(pid)], "a child outlived the grader"
+
+
+def _children(pid: int) -> list:
+    """The process ids of the children of every thread of ``pid`` (Linux)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting to be reaped has ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

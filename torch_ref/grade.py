@@ -125,7 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                      args.loss, check)
 
     limits = Limits(args.timeout, args.memory or None)
-    submissions = grade_files(paths, grade_proxies, args.function, limits, args.jobs)
+    try:
+        submissions = grade_files(paths, grade_proxies, args.function, limits, args.jobs)
+    except KeyboardInterrupt:
+        print("interrupted: every running submission was stopped; no results", file=sys.stderr)
+        return 130
     if args.format == "text":
         text = as_text(submissions)
     else:

@@ -88,12 +88,17 @@ def shard(paths: list, spec: Optional[str]) -> list:
 
 
 def grade_file(path, grade_proxies: Callable, function: str = "backward",
-               limits: Limits = Limits()) -> Submission:
-    """Run ``path`` in a child and ``grade_proxies({name: proxy})`` on the functions it defines."""
+               limits: Limits = Limits(), running: Optional[set] = None) -> Submission:
+    """Run ``path`` in a child and ``grade_proxies({name: proxy})`` on the functions it defines.
+
+    running: a set the child is in while it runs, for ``grade_files`` to stop them all.
+    """
     submission = Submission(str(path))
     child = None
+    running = set() if running is None else running
     try:
         child = Child.spawn(path, function, limits)
+        running.add(child)
         loaded = child.loaded()
         if function not in loaded["defines"]:
             raise StudentCodeError(f"defines no function {function!r}; its functions: "
@@ -109,6 +114,7 @@ def grade_file(path, grade_proxies: Callable, function: str = "backward",
         submission.output = tail(traceback.format_exc())
     finally:
         if child is not None:
+            running.discard(child)
             child.kill()
             submission.output = submission.output or child.output()
             child.close()
@@ -117,14 +123,28 @@ def grade_file(path, grade_proxies: Callable, function: str = "backward",
 
 def grade_files(paths, grade_proxies: Callable, function: str = "backward",
                 limits: Limits = Limits(), jobs: int = 1) -> list:
-    """``grade_file`` on every path, ``jobs`` children at a time; results in the order of ``paths``."""
+    """``grade_file`` on every path, ``jobs`` children at a time; results in the order of ``paths``.
+
+    On an interruption (Ctrl-C), every running child is killed at once (they run in sessions
+    of their own, out of the terminal's reach) and nothing more is started.
+    """
+    running = set()
+
     def one(path):
-        return grade_file(path, grade_proxies, function, limits)
+        return grade_file(path, grade_proxies, function, limits, running)
 
     if jobs <= 1 or len(paths) <= 1:
         return [one(p) for p in paths]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
         return list(pool.map(one, paths))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in list(running):
+            child.kill()
+        raise
+    finally:
+        pool.shutdown()
 
 
 class CachedCheck:
