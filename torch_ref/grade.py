@@ -15,7 +15,7 @@ decides. The tables name each mistake with the seed equation that fixes it.
 Exit status: 0 when every submission passes; 1 when any fails for any reason
 (a wrong gradient, a missing function, raised, exited, killed, timed out, out
 of memory); 2 for a usage error seen before any student code runs (no such
-file, not a ``.py``/``.ipynb``, a bad option). torch is imported only for
+file, not a ``.py``/``.ipynb``, a bad option); 130 when interrupted. torch is imported only for
 ``--reference autograd`` (the default), so ``finite_differences`` works without it.
 """
 

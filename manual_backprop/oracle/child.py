@@ -67,11 +67,15 @@ def set_limits(memory_mb) -> None:
     of address space (counting what is already mapped)."""
     import resource
 
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT_MB << 20, FILE_LIMIT_MB << 20))
+    def lower(which, value: int) -> None:  # never above a limit already in force
+        _, hard = resource.getrlimit(which)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+    lower(resource.RLIMIT_CORE, 0)
+    lower(resource.RLIMIT_FSIZE, FILE_LIMIT_MB << 20)
     if memory_mb:
-        limit = int(memory_mb) << 20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        lower(resource.RLIMIT_AS, int(memory_mb) << 20)
 
 
 def supervise(status_fd: int, worker_fds: tuple, work) -> None:

@@ -74,12 +74,19 @@ class Child:
         config = {"path": str(path), "function": function, "memory_mb": limits.memory_mb,
                   "fds": [req_r, rep_w, st_w]}
         env = dict(os.environ, MPLBACKEND="Agg", **{v: "1" for v in THREAD_VARIABLES})
-        with open(os.path.join(workdir, "output.log"), "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-I", "-u", "-c", BOOT, ROOT, json.dumps(config)],
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    pass_fds=(req_r, rep_w, st_w), start_new_session=True, env=env)
-        for fd in (req_r, rep_w, st_w):
-            os.close(fd)
+        try:
+            with open(os.path.join(workdir, "output.log"), "wb") as log:
+                proc = subprocess.Popen([sys.executable, "-I", "-u", "-c", BOOT, ROOT, json.dumps(config)],
+                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                        pass_fds=(req_r, rep_w, st_w), start_new_session=True, env=env)
+        except BaseException:
+            for fd in (req_w, rep_r, st_r):
+                os.close(fd)
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        finally:
+            for fd in (req_r, rep_w, st_w):
+                os.close(fd)
         child = cls(limits, workdir, (req_w, rep_r, st_r), f"while loading {Path(path).name}")
         child.pid, child.proc = proc.pid, proc
         return child
