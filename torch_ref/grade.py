@@ -121,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     def grade_proxies(proxies):
+        """proxies: one per graded function the file defines (forward, loss, backward, sgd_step),
+        and the --function graded as backward."""
         return grade(proxies[args.function], cases, args.activation, args.output_activation,
                      args.loss, check)
 

@@ -6,7 +6,12 @@
 - ``diagnosis``: the mistake behind a wrong gradient, as a code.
 - ``hints``: one line per diagnosis, with the seed equation that fixes it.
 - ``report``: the per-parameter verdicts and their table.
-- ``cases``: the graded nets and data, and ``grade`` for a student's ``backward``.
+- ``cases``: the graded nets and data, and ``grade`` for a student's ``backward``;
+  ``hidden``: cases drawn from a seed.
+- The grader's isolation: ``isolation`` (a student's functions run in a child,
+  seen from the grader), ``child`` (the child's side), ``proxies``, ``exchange``
+  (the npz messages), ``batch`` (many submissions, the reference cache),
+  ``formats`` (text, JSON, Gradescope), ``notebooks``.
 
 ``torch_ref.check_gradients`` is the same check against autograd.
 """
