@@ -24,14 +24,13 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 warnings.simplefilter("error")
 
-from manual_backprop import LOSSES  # noqa: E402
-from manual_backprop.oracle.tolerances import LOCKSTEP, tolerance_for  # noqa: E402
-
 import test_lockstep  # noqa: E402
 import test_matrix  # noqa: E402
 import test_properties  # noqa: E402
 import test_stability  # noqa: E402
 from autograd_check import Measured, check_against_autograd  # noqa: E402
+from manual_backprop import LOSSES  # noqa: E402
+from manual_backprop.oracle.tolerances import LOCKSTEP, tolerance_for  # noqa: E402
 
 
 def report(source: str, measured: list[Measured]) -> None:

@@ -12,11 +12,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from manual_backprop.oracle.tolerances import max_errors, tolerance_for
-from torch_ref import run_autograd
-
 from conftest import assert_close
 from error_scales import error_scales
+from manual_backprop.oracle.tolerances import max_errors, tolerance_for
+from torch_ref import run_autograd
 
 
 class Measured(NamedTuple):

@@ -12,9 +12,8 @@ import re
 import numpy as np
 import pytest
 
-from manual_backprop import MLP
-
 from conftest import random_batch, snapshot
+from manual_backprop import MLP
 
 
 def assert_params_identical(net, before: dict, what: str) -> None:

@@ -13,9 +13,8 @@ import re
 import numpy as np
 import pytest
 
-from manual_backprop import MLP
-
 from conftest import random_batch, snapshot
+from manual_backprop import MLP
 from nothing_lost import assert_params_identical, assert_raises_nothing_lost
 
 SIZES = [4, 16, 2]

@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import random_batch
 from manual_backprop import MLP
 from torch_ref import autograd_grads
-
-from conftest import random_batch
 
 CONFIGS = {
     "sigmoid-half_sse": ([4, 16, 2], "sigmoid", "identity", "half_sse"),

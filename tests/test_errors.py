@@ -14,9 +14,8 @@ import re
 import numpy as np
 import pytest
 
-from manual_backprop import MLP
-
 from conftest import random_batch
+from manual_backprop import MLP
 from nothing_lost import assert_raises_nothing_lost
 
 SEED_SIZES, N = [4, 16, 2], 32

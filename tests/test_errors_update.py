@@ -14,11 +14,10 @@ import re
 import numpy as np
 import pytest
 
+from conftest import random_batch
 from manual_backprop import MLP
 from manual_backprop.update import sgd_update
 from manual_backprop.validation import all_finite
-
-from conftest import random_batch
 from nothing_lost import assert_params_identical, assert_raises_nothing_lost, snapshot
 
 SIZES, N = [4, 16, 2], 32

@@ -8,10 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import DTYPES, random_batch, snapshot
 from manual_backprop import MLP
 from manual_backprop.activations import sigmoid_backward, sigmoid_forward, tanh_backward
-
-from conftest import DTYPES, random_batch, snapshot
 
 EXTREMES = [1e4, -1e4, 0.0, -0.0, 88.0, -88.0, 745.0, -745.0, 20.0, -20.0, np.inf, -np.inf]
 

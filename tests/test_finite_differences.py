@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import SHAPES, assert_close, random_batch, snapshot
 from manual_backprop import MLP
 from manual_backprop.oracle.finite_differences import numerical_grads
 from manual_backprop.oracle.tolerances import FINITE_DIFFERENCE
-
-from conftest import SHAPES, assert_close, random_batch, snapshot
 
 SMALL = [pytest.param(sizes, N, id=case_id) for case_id, sizes, N in SHAPES
          if sum(a * b for a, b in zip(sizes, sizes[1:])) <= 64]

@@ -15,12 +15,11 @@ import itertools
 import numpy as np
 import pytest
 
+from conftest import DTYPES
 from manual_backprop import LOSSES, MLP
 from manual_backprop.oracle.tolerances import LOCKSTEP
 from torch_ref.compare.datasets import generated, minibatches
 from torch_ref.compare.lockstep import LockstepResult, lockstep
-
-from conftest import DTYPES
 
 STEPS, DATASET, BATCH = 100, 256, 16
 

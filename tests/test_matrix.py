@@ -15,10 +15,9 @@ import itertools
 
 import pytest
 
-from manual_backprop import ACTIVATIONS, LOSSES, MLP
-
 from autograd_check import check_against_autograd
 from conftest import DTYPES, random_batch
+from manual_backprop import ACTIVATIONS, LOSSES, MLP
 
 D_I, D_O, N = 5, 3, 6
 HIDDEN_WIDTHS = (7, 4, 6, 2)  # non-square, one narrower than the output; the first `depth` are used

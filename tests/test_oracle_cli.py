@@ -13,7 +13,6 @@ import pytest
 from manual_backprop.explain import backward_equations
 from manual_backprop.network import layer_names
 from manual_backprop.oracle.cases import grade
-
 from students import student_backward
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,20 +68,29 @@ def test_grade_wrong_solution_exits_1_with_the_table(solution):
 
 @pytest.mark.parametrize("args,message", [
     (["missing.py"], "no such file"),
-    (["SOLUTION", "--function", "nope"], "defines no function 'nope'"),
+    (["NOT_PYTHON"], "solution.txt is not a Python file or notebook"),
+    (["EMPTY_FOLDER"], "no .py or .ipynb files in the folder"),
     (["SOLUTION", "--loss", "hinge"], "unknown loss 'hinge'"),
+    (["SOLUTION", "--shard", "3/2"], "--shard must be K/N with 1 ≤ K ≤ N"),
+    (["SOLUTION", "--timeout", "0"], "--timeout: must be > 0"),
+    (["SOLUTION", "--format", "xml"], "invalid choice: 'xml'"),
     ([], "usage:"),
-], ids=["missing-file", "missing-function", "unknown-loss", "no-arguments"])
-def test_grade_usage_errors_exit_2(solution, args, message):
-    args = [str(solution) if a == "SOLUTION" else a for a in args]
-    result = _run("-m", "torch_ref.grade", *args)
+], ids=["missing-file", "not-python", "empty-folder", "unknown-loss", "bad-shard", "zero-timeout",
+        "unknown-format", "no-arguments"])
+def test_grade_usage_errors_exit_2_before_running_student_code(solution, tmp_path, args, message):
+    (tmp_path / "solution.txt").write_text("import os; os._exit(0)\n")
+    (tmp_path / "empty").mkdir()
+    where = {"SOLUTION": str(solution), "NOT_PYTHON": str(tmp_path / "solution.txt"),
+             "EMPTY_FOLDER": str(tmp_path / "empty")}
+    result = _run("-m", "torch_ref.grade", *[where.get(a, a) for a in args])
     assert result.returncode == 2, result.stdout + result.stderr
-    assert message in result.stderr
+    assert message in result.stderr and result.stdout == ""
 
 
 @pytest.mark.parametrize("function,message", [
-    ("returns_list", "must return a dict of gradients"),
-], ids=["returns-list"])
+    ("returns_list", "returns_list returned list; it must return a dict of gradients"),
+    ("nope", "defines no function 'nope'; its functions: ['backward', 'returns_list', 'transposed']"),
+], ids=["returns-list", "missing-function"])
 def test_grade_solution_that_breaks_exits_1(solution, function, message):
     result = _run("-m", "torch_ref.grade", str(solution), "--function", function)
     assert result.returncode == 1 and message in result.stdout, result.stdout + result.stderr
@@ -92,7 +100,8 @@ def test_grade_solution_that_fails_to_import_exits_1(tmp_path):
     path = tmp_path / "broken.py"
     path.write_text("import numpy as np\nraise ImportError('half-written solution')\n")
     result = _run("-m", "torch_ref.grade", str(path))
-    assert result.returncode == 1 and "half-written solution" in result.stdout
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "raised ImportError: half-written solution (while loading broken.py)" in result.stdout
 
 
 def test_grading_without_torch_uses_finite_differences():

@@ -13,9 +13,8 @@ import pytest
 from manual_backprop import MLP
 from manual_backprop.oracle.cases import DEFAULT_CASES, Case, case_data, grade, summary
 from manual_backprop.oracle.tolerances import tolerance_for
-from torch_ref import check_gradients
-
 from students import CAUSES, COMPOUND_MISTAKES, MISTAKES, SCALE_AND_FORWARD_MISTAKES, expected_on_net, student_backward, switches
+from torch_ref import check_gradients
 
 
 def _student(mistake):

@@ -10,12 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import random_batch
 from manual_backprop import MLP
 from manual_backprop.oracle import check_gradients_fd
-from torch_ref import check_gradients
-
-from conftest import random_batch
 from students import MISTAKES, expected, student_backward
+from torch_ref import check_gradients
 
 NETS = {"square-4-4-4": [4, 4, 4], "nonsquare-3-5-2": [3, 5, 2], "deep-3-6-4-2": [3, 6, 4, 2]}
 

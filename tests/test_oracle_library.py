@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import random_batch
 from manual_backprop import ACTIVATIONS, LOSSES, MLP
 from torch_ref import check_gradients
-
-from conftest import random_batch
 
 CONFIGS = ([pytest.param(act, "identity", loss, id=f"{act}-identity-{loss}")
             for act in ACTIVATIONS for loss in LOSSES]

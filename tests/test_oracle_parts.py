@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 
 from manual_backprop.oracle.cases import Case, grade, summary
-from torch_ref import check_gradients
-
 from students import (
     FORWARD_MISTAKES,
     LOSS_MISTAKES,
@@ -21,6 +19,7 @@ from students import (
     student_loss,
     student_sgd_step,
 )
+from torch_ref import check_gradients
 
 
 def _codes(results, part):

@@ -52,6 +52,32 @@ def tanh_wrong(params, I, Y):
 
 def crashes(params, I, Y):
     raise RuntimeError("student bug here")
+
+def skips(params, I, Y):
+    import pytest
+    pytest.skip("no time to grade")
+
+def exits_pytest(params, I, Y):
+    import pytest
+    pytest.exit("stop the session")
+
+def sys_exits(params, I, Y):
+    raise SystemExit(0)
+
+def interrupts(params, I, Y):
+    raise KeyboardInterrupt
+
+def hard_exit(params, I, Y):
+    import os
+    os._exit(0)
+
+def loops(params, I, Y):
+    while True:
+        pass
+
+def chatty_wrong(params, I, Y):
+    print("debugging: the shapes look fine")
+    return wrong(params, I, Y)
 '''
 
 
@@ -121,3 +147,33 @@ def test_results_without_failing_and_a_crashing_solution(pytester):
     result = _run(pytester, body)
     result.assert_outcomes(passed=1, failed=1)
     assert "student bug here" in result.stdout.str()
+
+
+def test_student_code_that_skips_or_exits_fails_the_test_and_the_session_goes_on(pytester):
+    body = "".join(f"def test_{name}(backprop_oracle):\n    backprop_oracle({name})\n"
+                   for name in ("skips", "exits_pytest", "sys_exits", "interrupts", "hard_exit"))
+    result = _run(pytester, body + "def test_after(backprop_oracle):\n    backprop_oracle(right)\n")
+    result.assert_outcomes(passed=1, failed=5)
+    out = result.stdout.str()
+    for reason in ("called pytest.skip('no time to grade') (in backward)",
+                   "called pytest.exit('stop the session') (in backward)",
+                   "called sys.exit(0) (raised SystemExit) (in backward)",
+                   "raised KeyboardInterrupt (in backward)",
+                   "exited with status 0 before returning gradients (in backward)"):
+        assert f"backward could not be graded: {reason}" in out, f"missing {reason!r} in\n{out}"
+
+
+def test_timeout_output_and_hidden_cases(pytester):
+    body = ("def test_loops(backprop_oracle):\n"
+            "    backprop_oracle(loops, timeout=1)\n"
+            "def test_prints(backprop_oracle):\n"
+            "    backprop_oracle(chatty_wrong)\n"
+            "def test_seed(backprop_oracle):\n"
+            "    results = backprop_oracle(right, seed=11)\n"
+            "    assert all(r.case.label.startswith('drawn ') for r in results)\n"
+            "    assert [r.case for r in results] == [r.case for r in backprop_oracle(right, seed=11)]\n")
+    result = _run(pytester, body)
+    result.assert_outcomes(passed=1, failed=2)
+    out = result.stdout.str()
+    assert "backward could not be graded: timed out after 1 s" in out
+    assert "what backward printed (in its own process):\ndebugging: the shapes look fine" in out

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import random_batch
 from manual_backprop import MLP
 from manual_backprop.oracle import check_gradients_fd
 from manual_backprop.oracle.tolerances import tolerance_for
-from torch_ref import check_gradients
-
-from conftest import random_batch
 from students import student_backward
+from torch_ref import check_gradients
 
 ORACLES = {"autograd": check_gradients, "finite_differences": check_gradients_fd}
 

@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 import torch
 
-from manual_backprop import MLP
-from torch_ref import TorchMLP, params_from_state_dict, state_dict_from_params
-
 from conftest import SHAPES, random_batch
+from manual_backprop import MLP
 from nothing_lost import assert_params_identical
+from torch_ref import TorchMLP, params_from_state_dict, state_dict_from_params
 
 CONFIGS = [
     pytest.param(dict(), id="seed-defaults"),

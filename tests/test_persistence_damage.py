@@ -20,10 +20,10 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from zip_craft import DEFLATED, config_array, deflated_zeros, members_of, npy_bytes, npy_header, stored, zip_bytes
 
 from manual_backprop import MLP
 from manual_backprop.npz_reader import END_RECORD, ZIP64_END_RECORD, ZIP64_LOCATOR
+from zip_craft import DEFLATED, config_array, deflated_zeros, members_of, npy_bytes, npy_header, stored, zip_bytes
 
 MB = 1 << 20
 GiB = 1 << 30

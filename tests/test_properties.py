@@ -18,10 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from manual_backprop import ACTIVATIONS, LOSSES, MLP
-
 from autograd_check import check_against_autograd
 from conftest import DTYPES, random_batch, snapshot
+from manual_backprop import ACTIVATIONS, LOSSES, MLP
 
 PROPERTY_SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None,
                              suppress_health_check=[HealthCheck.too_slow])

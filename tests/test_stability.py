@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 import torch
 
+from autograd_check import check_against_autograd
+from conftest import DTYPES, assert_close, random_batch
 from manual_backprop import ACTIVATIONS, LOSSES, MLP
 from manual_backprop.oracle.tolerances import tolerance_for
 from torch_ref.model import TORCH_ACTIVATIONS, TORCH_DTYPES, TORCH_LOSSES
-
-from autograd_check import check_against_autograd
-from conftest import DTYPES, assert_close, random_batch
 
 # Around every place a naive formula breaks: exp overflow (float32 past 88.7,
 # float64 past 709.8), softplus's threshold 20, saturation, and exactly 0.

@@ -8,12 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import SHAPES, assert_close, assert_grads_close, random_batch
 from manual_backprop import MLP
 from manual_backprop.oracle.tolerances import tolerance_for
 from torch_ref import TorchMLP, run_autograd
 from torch_ref.compare.lockstep import lockstep
-
-from conftest import SHAPES, assert_close, assert_grads_close, random_batch
 
 CASES = [pytest.param(sizes, N, id=case_id) for case_id, sizes, N in SHAPES]
 

@@ -1,87 +1,154 @@
-"""Grade a student's backprop from the command line.
+"""Grade students' backprop from the command line, each submission isolated in a child process.
 
-    python -m torch_ref.grade path/to/solution.py [--function backward]
+    python -m torch_ref.grade SUBMISSION... [--function backward] [--timeout S] [--memory MB]
+           [--jobs N] [--format text|json|gradescope] [--output FILE] [--seed N] [--shard K/N]
+           [--reference autograd|finite_differences]
 
-Loads ``solution.py``, takes its ``backward(params, I, Y) -> grads`` (what it
-receives is documented in ``manual_backprop.oracle.cases``), checks it against
-autograd on several seeded nets (the seed's, non-square ones, N = 1 and N > 1)
-and prints one per-parameter table per net, each mistake named with the seed
-equation that fixes it.
+A submission is a ``.py`` file or a notebook (``.ipynb``, its code cells), or
+a folder meaning every such file directly inside it. Each runs in its own
+child process (``manual_backprop.oracle.isolation``): the child only runs the
+student's ``backward(params, I, Y) -> grads`` (what it receives is documented
+in ``manual_backprop.oracle.cases``) and sends back arrays; this process builds
+the nets, draws the data, computes the reference once per case, compares and
+decides. The tables name each mistake with the seed equation that fixes it.
 
-Exit status: 0 when every net passes; 1 when any gradient is wrong or the
-solution raises (on import or when called); 2 for a usage error (no such file,
-no such function, bad option).
+Exit status: 0 when every submission passes; 1 when any fails for any reason
+(a wrong gradient, a missing function, raised, exited, killed, timed out, out
+of memory); 2 for a usage error seen before any student code runs (no such
+file, not a ``.py``/``.ipynb``, a bad option); 130 when interrupted. torch is imported only for
+``--reference autograd`` (the default), so ``finite_differences`` works without it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
+import json
 import sys
-import traceback
+import threading
 from pathlib import Path
 from typing import Sequence
 
 from manual_backprop.activations import get_activation
 from manual_backprop.losses import get_loss
-from manual_backprop.oracle import check_gradients_fd
-from manual_backprop.oracle.cases import grade, summary
+from manual_backprop.oracle.batch import (
+    CachedCheck,
+    UsageError,
+    find_submissions,
+    finite_difference_tolerance,
+    grade_files,
+    shard,
+)
+from manual_backprop.oracle.cases import DEFAULT_CASES, grade
+from manual_backprop.oracle.finite_differences import numerical_grads
+from manual_backprop.oracle.formats import as_gradescope, as_json, as_text
+from manual_backprop.oracle.hidden import draw_cases
+from manual_backprop.oracle.isolation import Limits
+from manual_backprop.oracle.tolerances import tolerance_for
 
-from .autograd import check_gradients
+DEFAULT_MEMORY_MB = 1024
 
 
-def _load(path: Path, module_name: str = "graded_solution"):
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))  # so the solution can import its own helpers
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
-
-
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m torch_ref.grade",
-                                     description="Check a student's backward(params, I, Y) -> grads.")
-    parser.add_argument("solution", type=Path, help="the Python file defining the function")
-    parser.add_argument("--function", default="backward", help="its name (default: backward)")
+                                     description="Check students' backward(params, I, Y) -> grads, "
+                                                 "each in its own child process.")
+    parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
+                        help=".py or .ipynb files, or folders of them")
+    parser.add_argument("--function", default="backward", help="the function to grade (default: backward)")
+    parser.add_argument("--timeout", type=_positive(float), default=60.0,
+                        help="seconds each submission may run in total (default 60)")
+    parser.add_argument("--memory", type=_positive(int, zero=True), default=DEFAULT_MEMORY_MB,
+                        help=f"address-space limit of each child in MB; 0: none "
+                             f"(default {DEFAULT_MEMORY_MB})")
+    parser.add_argument("--jobs", type=_positive(int), default=1, help="children run in parallel (default 1)")
+    parser.add_argument("--format", choices=["text", "json", "gradescope"], default="text")
+    parser.add_argument("--output", type=Path, help="write the results to this file instead of stdout")
+    parser.add_argument("--seed", type=_positive(int, zero=True),
+                        help="grade on nets and data drawn from this seed instead of the public cases")
+    parser.add_argument("--shard", metavar="K/N", help="grade only the K-th of N slices of the sorted batch")
+    parser.add_argument("--reference", choices=["autograd", "finite_differences"], default="autograd")
     parser.add_argument("--activation", default="sigmoid", help="hidden activation (default sigmoid)")
     parser.add_argument("--output-activation", default="identity")
     parser.add_argument("--loss", default="half_sse")
-    parser.add_argument("--reference", choices=["autograd", "finite_differences"], default="autograd")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def _positive(kind, zero: bool = False):
+    def parse(text: str):
+        value = kind(text)
+        if value < 0 or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(f"must be {'≥' if zero else '>'} 0; got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _check(reference: str) -> CachedCheck:
+    """The cached checker against ``reference``; autograd's imports torch, in the background."""
+    if reference == "finite_differences":
+        return CachedCheck(numerical_grads, "finite differences", finite_difference_tolerance)
+    if importlib.util.find_spec("torch") is None:
+        raise UsageError("torch is not installed; use --reference finite_differences")
+    threading.Thread(target=_import_autograd, daemon=True).start()  # while the first children start
+
+    def autograd(net, I, Y):
+        return _import_autograd().autograd_grads(net, I, Y)
+
+    return CachedCheck(autograd, "autograd", lambda net: tolerance_for(net.dtype))
+
+
+def _import_autograd():
+    return importlib.import_module("torch_ref.autograd")
+
+
+def _usage_checks(args) -> tuple:
+    """(submission paths, cases, check) or UsageError; runs no student code."""
     try:
         get_activation(args.activation)
         get_activation(args.output_activation, "output_activation")
         get_loss(args.loss)
     except ValueError as err:
+        raise UsageError(str(err)) from None
+    if args.output is not None and not args.output.resolve().parent.is_dir():
+        raise UsageError(f"--output: no such folder: {args.output.parent}")
+    paths = shard(find_submissions(args.submissions), args.shard)
+    cases = DEFAULT_CASES if args.seed is None else draw_cases(args.seed)
+    return paths, cases, _check(args.reference)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        paths, cases, check = _usage_checks(args)
+    except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if not args.solution.is_file():
-        print(f"error: no such file: {args.solution}", file=sys.stderr)
-        return 2
+
+    def grade_proxies(proxies):
+        """proxies: one per graded function the file defines (forward, loss, backward, sgd_step),
+        and the --function graded as backward."""
+        return grade(proxies[args.function], cases, args.activation, args.output_activation,
+                     args.loss, check, forward=proxies.get("forward"), loss_fn=proxies.get("loss"),
+                     sgd_step=proxies.get("sgd_step"))
+
+    limits = Limits(args.timeout, args.memory or None)
     try:
-        module = _load(args.solution)
-    except Exception:
-        print(f"FAILED: importing {args.solution} raised:\n{traceback.format_exc()}")
-        return 1
-    backward = getattr(module, args.function, None)
-    if not callable(backward):
-        names = sorted(n for n in vars(module) if callable(vars(module)[n]) and not n.startswith("_"))
-        print(f"error: {args.solution} defines no function {args.function!r}; "
-              f"its functions: {names}; choose one with --function", file=sys.stderr)
-        return 2
-    check = check_gradients if args.reference == "autograd" else check_gradients_fd
-    try:
-        results = grade(backward, activation=args.activation, output_activation=args.output_activation,
-                        loss=args.loss, check=check)
-    except Exception:
-        print(f"FAILED: {args.function} raised:\n{traceback.format_exc()}")
-        return 1
-    print(summary(results))
-    return 0 if all(r.report.passed for r in results) else 1
+        submissions = grade_files(paths, grade_proxies, args.function, limits, args.jobs)
+    except KeyboardInterrupt:
+        print("interrupted: every running submission was stopped; no results", file=sys.stderr)
+        return 130
+    if args.format == "text":
+        text = as_text(submissions)
+    else:
+        doc = as_json(submissions) if args.format == "json" else as_gradescope(submissions, cases)
+        text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    return 0 if all(s.passed for s in submissions) else 1
 
 
 if __name__ == "__main__":

@@ -14,15 +14,28 @@ non-square layers, N = 1 and N > 1) and fails with the per-parameter table of
 every failing net, each mistake named. ``manual_backprop.oracle.cases`` documents
 what ``backward`` receives. Keyword arguments choose another configuration:
 ``backprop_oracle(backward, activation="tanh", loss="mse", cases=[...],
-reference="finite_differences")``.
+seed=N, reference="finite_differences", timeout=60, memory=None)``.
+
+``backward`` runs in a fork of the test process (``manual_backprop.oracle.isolation``),
+so whatever it does (``pytest.skip``, ``pytest.exit``, ``sys.exit``,
+``os._exit``, an endless loop, a crash) fails the test with what happened,
+and the session goes on; what it printed is shown with the test's captured
+output. Where ``os.fork`` does not exist (Windows) it runs in the test process
+itself: every exception still fails the test, but there is no timeout and an
+``os._exit`` ends the session.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
 from manual_backprop.oracle import check_gradients_fd
 from manual_backprop.oracle.cases import DEFAULT_CASES, grade, summary
+from manual_backprop.oracle.hidden import draw_cases
+from manual_backprop.oracle.isolation import Child, Limits
+from manual_backprop.oracle.proxies import InProcess, StudentCodeError
 
 
 def _reference(name: str):
@@ -35,22 +48,68 @@ def _reference(name: str):
     raise ValueError(f"reference must be one of ['autograd', 'finite_differences']; got {name!r}")
 
 
+def _isolated(functions: dict, timeout: float, memory):
+    """A child process serving the student's ``functions`` (a fork), or the test process itself without fork."""
+    if hasattr(os, "fork"):
+        return Child.fork(functions, Limits(timeout, memory))
+    return InProcess(functions)
+
+
 class BackpropOracle:
     """Call it with a student's backward: passes silently, or fails the test with the tables."""
 
     cases = DEFAULT_CASES
 
-    def results(self, backward, *, cases=None, activation="sigmoid", output_activation="identity",
-                loss="half_sse", reference="autograd"):
-        """The CaseResults (case, report) without failing, for tests that want to look closer."""
-        check = _reference(reference)
-        return grade(backward, self.cases if cases is None else cases, activation,
-                     output_activation, loss, check)
+    def results(self, backward=None, *, forward=None, loss_fn=None, sgd_step=None, cases=None, seed=None,
+                activation="sigmoid", output_activation="identity", loss="half_sse", reference="autograd",
+                timeout=60.0, memory=None):
+        """The CaseResults (case, report, parts) without failing, for tests that want to look closer.
 
-    def __call__(self, backward, **config):
-        """Check ``backward`` on every case; pytest.fail with the failing tables when any is wrong."""
-        results = self.results(backward, **config)
-        if not all(r.report.passed for r in results):
+        Grades whichever of ``backward(params, I, Y)``, ``forward(params, I)``,
+        ``loss_fn(O, Y)`` and ``sgd_step(params, grads, lr)`` are given (``loss``
+        names the net's loss, as everywhere else).
+
+        ``seed``: grade on cases drawn from it (``manual_backprop.oracle.hidden``)
+        instead of the public ones. ``timeout``: seconds ``backward`` may run in
+        all; ``memory``: an address-space limit in MB for its process (which, a fork
+        of this one, already maps all this process has loaded, torch included).
+        Raises StudentCodeError, one line, when ``backward`` raises, exits, is killed or times out.
+        """
+        given = {"backward": backward, "forward": forward, "loss": loss_fn, "sgd_step": sgd_step}
+        functions = {name: fn for name, fn in given.items() if fn is not None}
+        if backward is not None and not callable(backward):
+            raise TypeError(f"backward must be a function backward(params, I, Y) -> grads; "
+                            f"got {type(backward).__name__}")
+        if cases is not None and seed is not None:
+            raise ValueError("give cases or seed, not both")
+        if seed is not None:
+            cases = draw_cases(seed)
+        elif cases is None:
+            cases = self.cases
+        with _isolated(functions, timeout, memory) as child:
+            try:
+                check = _reference(reference)  # after the fork: the child need not copy torch
+                proxies = {name: child.proxy(name) for name in functions}
+                results = grade(proxies.get("backward"), cases, activation, output_activation, loss, check,
+                                forward=proxies.get("forward"), loss_fn=proxies.get("loss"),
+                                sgd_step=proxies.get("sgd_step"))
+                child.finish()
+            finally:
+                child.kill()
+                output = child.output()
+                if output:
+                    print(f"what {' and '.join(functions)} printed (in its own process):\n{output}")
+        return results
+
+    def __call__(self, backward=None, **config):
+        """Check the given parts on every case; pytest.fail with the failing tables when any is wrong."""
+        try:
+            results = self.results(backward, **config)
+        except StudentCodeError as err:
+            others = any(config.get(k) is not None for k in ("forward", "loss_fn", "sgd_step"))
+            what = "the student's code" if others or backward is None else "backward"
+            pytest.fail(f"{what} could not be graded: {err}", pytrace=False)
+        if not all(r.passed for r in results):
             pytest.fail(summary(results, failures_only=True), pytrace=False)
         return results
 

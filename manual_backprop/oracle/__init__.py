@@ -7,7 +7,12 @@
 - ``hints``: one line per diagnosis, with the seed equation that fixes it.
 - ``report``: the per-parameter verdicts and their table.
 - ``parts``: the graders of a student's forward, loss and SGD step.
-- ``cases``: the graded nets and data, and ``grade`` for a student's ``backward`` (and other parts).
+- ``cases``: the graded nets and data, and ``grade`` for a student's ``backward`` (and other parts);
+  ``hidden``: cases drawn from a seed.
+- The grader's isolation: ``isolation`` (a student's functions run in a child,
+  seen from the grader), ``child`` (the child's side), ``proxies``, ``exchange``
+  (the npz messages), ``batch`` (many submissions, the reference cache),
+  ``formats`` (text, JSON, Gradescope), ``notebooks``.
 
 ``torch_ref.check_gradients`` is the same check against autograd.
 """

@@ -1,0 +1,245 @@
+"""The child side of isolated grading: runs a student's functions and sends back plain arrays. NumPy only.
+
+Two processes stand between the grader and the student's code:
+
+- the **supervisor** (started by the grader: a fresh ``python -I`` running
+  ``main``, or a fork of the pytest process running ``run_forked``) sets the
+  limits, forks the worker, waits for it, and writes how it ended (exit status
+  or signal) on the status pipe. A student that kills its parent kills this
+  process, not the grader, and the grader sees it.
+- the **worker** loads the submission (a ``.py`` file or a notebook's code
+  cells, with its folder on ``sys.path``), says which of the graded functions
+  it defines, then answers requests: each is a function name and its
+  arguments, each answer the result packed by ``exchange.pack`` or the
+  one-line description of what the student's code raised.
+
+Neither imports torch or anything of the grader's that decides a verdict.
+Both always end with ``os._exit``, so a forked copy of pytest never goes on
+running the session.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import os
+import sys
+import traceback
+import types
+
+from . import exchange
+
+GRADED = ("forward", "loss", "backward", "sgd_step")
+QUIT_STATUS = 0  # the worker's exit status after the grader says it is done
+FILE_LIMIT_MB = 64  # a write beyond it fails (Python ignores SIGXFSZ): printing forever cannot fill the disk
+BROKEN_STATUS = 72  # the worker's exit status when its own code failed (the student patched it?)
+TRUSTED_BUILTINS = vars(builtins).copy()  # before any student code runs
+_student_builtins = {}  # builtins as the student's code last left them
+PYTEST_OUTCOMES = {"Skipped": "skip", "Exit": "exit", "Failed": "fail", "XFailed": "xfail"}
+
+
+def main(config_json: str) -> None:
+    """Entry of ``python -I -u -c`` (see ``isolation``): the supervisor of one submission."""
+    config = json.loads(config_json)
+    req, rep, status = config["fds"]
+    set_limits(config.get("memory_mb"))
+    supervise(status, (req, rep), lambda: serve_file(config["path"], config["function"], req, rep))
+
+
+def run_forked(functions: dict, fds: tuple, log_fd: int, memory_mb=None) -> None:
+    """In a fresh fork of the caller: become the supervisor of a worker serving ``functions``."""
+    try:
+        os.setsid()
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        sys.stdout = sys.stderr = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), errors="replace",
+                                                   write_through=True)
+        req, rep, status = fds
+        set_limits(memory_mb)
+        supervise(status, (req, rep), lambda: serve(functions, req, rep))
+    finally:
+        os._exit(70)  # reached only when the supervisor itself failed
+
+
+def set_limits(memory_mb) -> None:
+    """No core files; no file (printed output included) over FILE_LIMIT_MB; at most ``memory_mb`` MB
+    of address space (counting what is already mapped)."""
+    import resource
+
+    def lower(which, value: int) -> None:  # never above a limit already in force
+        _, hard = resource.getrlimit(which)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+    lower(resource.RLIMIT_CORE, 0)
+    lower(resource.RLIMIT_FSIZE, FILE_LIMIT_MB << 20)
+    if memory_mb:
+        lower(resource.RLIMIT_AS, int(memory_mb) << 20)
+
+
+def supervise(status_fd: int, worker_fds: tuple, work) -> None:
+    """Fork the worker to run ``work()``; report how it ended on ``status_fd``; never return."""
+    pid = quiet_fork()
+    if pid == 0:
+        code = 71
+        try:
+            os.close(status_fd)
+            work()
+            code = QUIT_STATUS
+        except BaseException:  # only the worker's own machinery gets here; student errors are answers
+            code = BROKEN_STATUS
+        finally:
+            os._exit(code)
+    try:
+        for fd in worker_fds:
+            os.close(fd)
+        _, wait_status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(wait_status):
+            ended = {"signal": os.WTERMSIG(wait_status)}
+        else:
+            ended = {"exit": os.WEXITSTATUS(wait_status)}
+        os.write(status_fd, json.dumps(ended).encode())
+    finally:
+        os._exit(0)
+
+
+def quiet_fork() -> int:
+    """``os.fork()`` without Python 3.12+'s DeprecationWarning about forking a process with threads
+    (an error where warnings are errors): the fork runs only a student's function and this module,
+    and leaves with ``os._exit``."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
+
+
+def serve_file(path: str, function: str, req: int, rep: int) -> None:
+    """Load the submission at ``path``, say what it defines, then serve calls to its functions."""
+    try:
+        module = as_student(lambda: load(path))
+    except BaseException as exc:
+        _report_traceback(exc)
+        send(rep, {"ok": False, **describe(exc)})
+        return
+    wanted = dict.fromkeys(GRADED + (function,))
+    functions = {name: getattr(module, name) for name in wanted
+                 if callable(getattr(module, name, None))}
+    own = sorted(n for n, v in vars(module).items() if not n.startswith("_") and callable(v)
+                 and getattr(v, "__module__", None) == module.__name__)
+    send(rep, {"ok": True, "defines": sorted(functions), "functions": own})
+    serve(functions, req, rep)
+
+
+def load(path: str) -> types.ModuleType:
+    """Run the submission's code as the module ``submission``, its folder first on sys.path."""
+    if path.endswith(".ipynb"):
+        from .notebooks import notebook_code
+
+        source, notes = notebook_code(path)
+        for note in notes:
+            print(f"note: {note}")
+    else:
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+    folder = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, folder)
+    module = types.ModuleType("submission")
+    if not path.endswith(".ipynb"):
+        module.__file__ = os.path.abspath(path)
+    sys.modules["submission"] = module
+    exec(compile(source, path, "exec"), module.__dict__)
+    return module
+
+
+def as_student(run):
+    """``run()`` with the builtins as the student's code left them; the child's own code, before and
+    after, sees the builtins as they were before any student code ran (patching them changes
+    only what the student's own code sees)."""
+    namespace = vars(builtins)
+    if _student_builtins:
+        namespace.clear()
+        namespace.update(_student_builtins)
+    try:
+        return run()
+    finally:
+        _student_builtins.clear()
+        _student_builtins.update(namespace)
+        namespace.clear()
+        namespace.update(TRUSTED_BUILTINS)
+
+
+def serve(functions: dict, req: int, rep: int) -> None:
+    """Answer ``call`` requests until ``quit`` (or the grader closes the pipe)."""
+    while True:
+        message = receive(req)
+        if message is None or message[0].get("op") == "quit":
+            return
+        meta, arrays = message
+        send(rep, *call(functions, meta, arrays))
+
+
+def call(functions: dict, meta: dict, arrays: dict) -> tuple:
+    """Run one requested function on its unpacked arguments; (reply meta, reply arrays)."""
+    name = meta.get("function")
+    if name not in functions:
+        return {"ok": False, "reason": f"defines no function {name!r}"}, {}
+    args = [exchange.unpack(d, arrays, prefix=f"a{i}.") for i, d in enumerate(meta.get("args", []))]
+    try:
+        result = as_student(lambda: functions[name](*args))
+        description, out = exchange.pack(result, prefix="r")
+    except BaseException as exc:
+        _report_traceback(exc)
+        return {"ok": False, **describe(exc)}, {}
+    return {"ok": True, "result": description}, out
+
+
+def describe(exc: BaseException) -> dict:
+    """The one-line reason for an exception out of student code, and its type's name."""
+    name = type(exc).__name__
+    try:
+        message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    except BaseException:
+        message = "(its message cannot be printed)"
+    if isinstance(exc, SystemExit):
+        reason = f"called sys.exit({exc.code!r}) (raised SystemExit)"
+    elif name in PYTEST_OUTCOMES and any(c.__module__.startswith("_pytest") for c in type(exc).__mro__):
+        reason = f"called pytest.{PYTEST_OUTCOMES[name]}({message!r})"
+    else:
+        reason = f"raised {name}" + (f": {message}" if message else "")
+    return {"reason": reason, "error_type": name, "memory": isinstance(exc, MemoryError)}
+
+
+def _report_traceback(exc: BaseException) -> None:
+    try:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    except BaseException:
+        pass
+
+
+def send(fd: int, meta: dict, arrays: dict | None = None) -> None:
+    """Write one message on ``fd`` (blocking)."""
+    data = memoryview(exchange.encode(meta, arrays))
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def receive(fd: int):
+    """Read one message from ``fd`` (blocking): (meta, arrays), or None at end of file."""
+    header = _read_exactly(fd, exchange.HEADER.size)
+    if header is None:
+        return None
+    meta_len, data_len = exchange.frame_length(header)
+    return exchange.decode(_read_exactly(fd, meta_len) or b"", _read_exactly(fd, data_len) or b"")
+
+
+def _read_exactly(fd: int, n: int):
+    chunks, left = [], n
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,324 @@
+"""The grader's side of isolated grading: a student's functions as proxies that run in a child. NumPy only.
+
+    with Child.spawn("solution.py", "backward", Limits(timeout=60, memory_mb=1024)) as child:
+        loaded = child.loaded()                 # which graded functions the file defines
+        backward = child.proxy("backward")      # call it like the student's function
+        results = grade(backward)               # grade() runs unchanged; verdicts stay here
+        child.finish()
+
+``Child.fork(functions, limits)`` does the same for function objects the caller
+already holds (the pytest fixture), from a fork of the calling process.
+
+A proxy sends its arguments (dicts of arrays, arrays, floats) to the child
+(``child.py``), which runs the student's function, and returns plain NumPy
+results read without unpickling (``exchange.py``). Anything else the child
+does (time out, exit with any status, die by a signal, run out of memory,
+raise, return the wrong kind of value, kill its parent) is a
+``StudentCodeError`` whose ``str`` is one line. Time counts only while the
+grader waits for the child; on timeout the child's whole process group is
+killed. What the student printed is kept in a file (a pipe would deadlock on
+a chatty solution) and ``output()`` returns its tail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from . import exchange
+from .child import quiet_fork, run_forked
+from .proxies import OUTPUT_CHARS, RESULT_WORDS, Proxy, StudentCodeError, ending, expect, role_of, sanitize, tail
+
+ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the manual_backprop package
+BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+        "from manual_backprop.oracle.child import main; main(sys.argv[2])")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per submission: seconds of waiting for the child, and its address space in MB (None: none)."""
+
+    timeout: float = 60.0
+    memory_mb: Optional[int] = None
+
+
+DEFAULT_LIMITS = Limits()  # frozen: one shared default is safe
+
+
+class Child:
+    """One supervisor + worker pair serving one submission's functions."""
+
+    def __init__(self, limits: Limits, workdir: str, fds: tuple, label: str):
+        self.limits, self.workdir, self.label = limits, workdir, label
+        self.req, self.rep, self.status = fds
+        self.pid, self.proc, self.returncode = None, None, None
+        self.spent, self.frames, self.rep_open, self.ended = 0.0, exchange.Frames(), True, None
+        for fd in fds:
+            os.set_blocking(fd, False)
+
+    @classmethod
+    def spawn(cls, path, function: str = "backward", limits: Limits = DEFAULT_LIMITS) -> "Child":
+        """A fresh ``python -I`` child (no torch) that runs the ``.py`` or ``.ipynb`` at ``path``."""
+        workdir = tempfile.mkdtemp(prefix="grade-")
+        (req_r, req_w), (rep_r, rep_w), (st_r, st_w) = os.pipe(), os.pipe(), os.pipe()
+        config = {"path": str(path), "function": function, "memory_mb": limits.memory_mb,
+                  "fds": [req_r, rep_w, st_w]}
+        env = dict(os.environ, MPLBACKEND="Agg", **{v: "1" for v in THREAD_VARIABLES})
+        try:
+            with open(os.path.join(workdir, "output.log"), "wb") as log:
+                proc = subprocess.Popen([sys.executable, "-I", "-u", "-c", BOOT, ROOT, json.dumps(config)],
+                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                        pass_fds=(req_r, rep_w, st_w), start_new_session=True, env=env)
+        except BaseException:
+            for fd in (req_w, rep_r, st_r):
+                os.close(fd)
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        finally:
+            for fd in (req_r, rep_w, st_w):
+                os.close(fd)
+        child = cls(limits, workdir, (req_w, rep_r, st_r), f"while loading {Path(path).name}")
+        child.pid, child.proc = proc.pid, proc
+        return child
+
+    @classmethod
+    def fork(cls, functions: dict, limits: Limits = DEFAULT_LIMITS) -> "Child":
+        """A fork of this process serving ``functions`` (name → callable)."""
+        workdir = tempfile.mkdtemp(prefix="grade-")
+        (req_r, req_w), (rep_r, rep_w), (st_r, st_w) = os.pipe(), os.pipe(), os.pipe()
+        log_fd = os.open(os.path.join(workdir, "output.log"), os.O_WRONLY | os.O_CREAT, 0o600)
+        pid = quiet_fork()
+        if pid == 0:
+            try:
+                close_all_but((req_r, rep_w, st_w, log_fd))
+                run_forked(functions, (req_r, rep_w, st_w), log_fd, limits.memory_mb)
+            finally:
+                os._exit(70)
+        for fd in (req_r, rep_w, st_w, log_fd):
+            os.close(fd)
+        child = cls(limits, workdir, (req_w, rep_r, st_r), "before serving")
+        child.pid = pid
+        return child
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def loaded(self) -> dict:
+        """The load report of a spawned child: {"defines": [...], "functions": [...]}."""
+        meta, _ = self._reply(self.label)
+        if meta.get("ok") is not True:
+            raise StudentCodeError(self._failure(meta, self.label))
+        defines, functions = meta.get("defines"), meta.get("functions")
+        if not (_strings(defines) and _strings(functions)):
+            raise StudentCodeError("sent a malformed load report")
+        self.label = "before returning"
+        return {"defines": defines, "functions": functions}
+
+    def proxy(self, name: str, role: Optional[str] = None):
+        """A callable standing for the student's ``name``, graded as ``role`` (``proxies.role_of``)."""
+        return Proxy(self, name, role_of(name, role))
+
+    def call(self, name: str, args: tuple, role: str = "backward"):
+        """Run ``name(*args)`` in the child; its result, or StudentCodeError."""
+        meta, arrays = {"op": "call", "function": name, "args": []}, {}
+        for i, arg in enumerate(args):
+            description, packed = exchange.pack(arg, prefix=f"a{i}.")
+            meta["args"].append(description)
+            arrays.update(packed)
+        when = f"before returning {RESULT_WORDS[role]} (in {name})"
+        self._send(exchange.encode(meta, arrays), when)
+        reply, arrays = self._reply(when)
+        if reply.get("ok") is not True:
+            raise StudentCodeError(self._failure(reply, f"in {name}"))
+        try:
+            value = exchange.unpack(reply.get("result"), arrays, prefix="r")
+        except exchange.ExchangeError as err:
+            raise StudentCodeError(f"sent a malformed result from {name}: {err}") from None
+        return expect(value, role, reply.get("result"), name)
+
+    def finish(self) -> None:
+        """Tell the worker to stop and check that its supervisor reports; StudentCodeError if not."""
+        try:
+            self._send(exchange.encode({"op": "quit"}), "after grading")
+        except StudentCodeError:
+            pass
+        deadline = time.monotonic() + max(5.0, self.limits.timeout - self.spent)
+        while self.ended is None and time.monotonic() < deadline:
+            self._wait(min(0.5, deadline - time.monotonic()), want_reply=False)
+        if self.ended is None:
+            self.kill()
+            raise StudentCodeError("did not stop after grading; killed")
+        if "killed_parent" in self.ended:
+            raise StudentCodeError(self._ended_reason("after grading"))
+
+    # -- waiting -------------------------------------------------------------------------
+
+    def _send(self, data: bytes, when: str) -> None:
+        view = memoryview(data)
+        while view:
+            if self.ended is not None:
+                raise StudentCodeError(self._ended_reason(when))
+            self._check_time()
+            start = time.monotonic()
+            _, writable, _ = select.select([], [self.req], [], 0.05)
+            self.spent += time.monotonic() - start
+            if writable:
+                try:
+                    view = view[os.write(self.req, view):]
+                except (BrokenPipeError, BlockingIOError):
+                    self._wait(0.05, want_reply=False)
+            else:
+                self._wait(0.0, want_reply=False)
+
+    def _reply(self, when: str) -> tuple:
+        """The next message from the worker, waiting at most the time left."""
+        while True:
+            try:
+                message = self.frames.take()
+            except exchange.ExchangeError as err:
+                self.kill()
+                raise StudentCodeError(f"sent a malformed reply {when}: {err}") from None
+            if message is not None:
+                return message
+            if self.ended is not None:
+                raise StudentCodeError(self._ended_reason(when))
+            self._check_time()
+            self._wait(min(0.5, self.limits.timeout - self.spent), want_reply=True)
+
+    def _check_time(self) -> None:
+        if self.spent >= self.limits.timeout:
+            self.kill()
+            raise StudentCodeError(f"timed out after {self.limits.timeout:g} s")
+
+    def _wait(self, seconds: float, want_reply: bool) -> None:
+        """Wait up to ``seconds`` for the worker's pipe or the supervisor's report; read what came."""
+        fds = [self.status] + ([self.rep] if want_reply and self.rep_open else [])
+        start = time.monotonic()
+        readable, _, _ = select.select(fds, [], [], max(seconds, 0.0))
+        self.spent += time.monotonic() - start
+        if self.rep in readable:
+            self._drain()
+        if self.status in readable and self.ended is None:
+            self._drain()  # whatever the worker wrote before it ended is in the pipe by now
+            self._read_status()
+
+    def _drain(self) -> None:
+        while self.rep_open and not self.frames.full():
+            try:
+                chunk = os.read(self.rep, 1 << 20)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self.rep_open = False
+                return
+            self.frames.feed(chunk)
+
+    def _read_status(self) -> None:
+        try:
+            data = os.read(self.status, 256)
+        except BlockingIOError:
+            return
+        try:
+            ended = json.loads(data) if data else None
+        except ValueError:
+            ended = None
+        if isinstance(ended, dict) and ended.keys() in ({"exit"}, {"signal"}):
+            self.ended = ended
+        else:  # the supervisor died without reporting: something killed it
+            self.ended = {"killed_parent": self._reap(5.0)}
+
+    # -- endings -------------------------------------------------------------------------
+
+    def _failure(self, reply: dict, where: str) -> str:
+        """The reason in a worker's error reply, in the grader's words where they matter."""
+        if reply.get("memory") is True:
+            limit = f"limit {self.limits.memory_mb} MB" if self.limits.memory_mb else "no limit set"
+            return f"out of memory ({limit}) {where}"
+        reason = reply.get("reason") if isinstance(reply.get("reason"), str) else "failed"
+        return f"{sanitize(reason)[:300]} ({where})"
+
+    def _ended_reason(self, when: str) -> str:
+        return ending(self.ended, when, self.limits.memory_mb)
+
+    def kill(self) -> None:
+        """SIGKILL the supervisor (while not yet reaped), the worker and all of their process group."""
+        targets = [(os.killpg, self.pid)] + ([(os.kill, self.pid)] if self.returncode is None else [])
+        for kill, target in targets:
+            try:
+                kill(target, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _reap(self, timeout: float):
+        """The supervisor's return code (negative: killed by that signal), or None if still running."""
+        if self.returncode is not None:
+            return self.returncode
+        if self.proc is not None:
+            try:
+                self.returncode = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+            return self.returncode
+        deadline = time.monotonic() + timeout
+        while self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            elif time.monotonic() > deadline:
+                break
+            else:
+                time.sleep(0.01)
+        return self.returncode
+
+    def output(self) -> str:
+        """The tail of what the student's code printed (stdout and stderr), cut and made printable."""
+        try:
+            with open(os.path.join(self.workdir, "output.log"), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - 4 * OUTPUT_CHARS))
+                data = f.read()
+        except OSError:
+            return ""
+        return tail(data.decode("utf-8", errors="replace"), cut=size > len(data))
+
+    def close(self) -> None:
+        """Kill whatever is left, reap the supervisor, close the pipes, remove the output file."""
+        self.kill()
+        self._reap(5.0)
+        for fd in (self.req, self.rep, self.status):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def close_all_but(keep) -> None:
+    """Close every file descriptor from 3 up except those in ``keep`` (in a fresh fork)."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 16)
+
+
+def _strings(value) -> bool:
+    return isinstance(value, list) and len(value) < 10_000 and all(isinstance(v, str) for v in value)

@@ -1,0 +1,6 @@
+"""Never returns from backward."""
+
+
+def backward(params, I, Y):
+    while True:
+        pass
