@@ -184,3 +184,20 @@ def test_class_labels_as_strings_are_a_type_error():
     net.forward(I_CLS)
     assert_raises_nothing_lost(net, lambda n: n.backward(Y_CLS.astype(str)), TypeError,
                                "Y must be an array of real numbers")
+
+
+@pytest.mark.parametrize("loss,sizes", [("half_sse", [4, 16, 1]), ("softmax_cross_entropy", [4, 8, 3])])
+@pytest.mark.parametrize("dtype_name", ["f64", "f32"])
+def test_check_gradients_of_read_only_single_sample(loss, sizes, dtype_name):
+    """A read-only I (4, 1) and Y: contiguous once transposed, so torch would share it and warn that
+    it is not writable (an error under this suite's warnings-as-errors); the checker copies it."""
+    from torch_ref import check_gradients
+
+    dtype = {"f64": np.float64, "f32": np.float32}[dtype_name]
+    net = MLP(sizes, loss=loss, dtype=dtype, seed=0)
+    I1, Y1 = random_batch(sizes, 1, loss=loss, seed=3)
+    for a in (I1, Y1):
+        a.flags.writeable = False
+    net.forward(I1)
+    report = check_gradients(net, I1, Y1, net.backward(Y1))
+    assert report.passed, str(report)

@@ -39,9 +39,11 @@ class AutogradResult(NamedTuple):
 def run_autograd(net, I, Y) -> AutogradResult:
     """Forward, loss and backward of a fresh twin of ``net`` on (I (D_I, N), Y); net is unchanged."""
     model = TorchMLP.from_manual(net)
-    X = torch.from_numpy(np.ascontiguousarray(np.asarray(I, dtype=net.dtype).T))  # (N, D_I)
+    # copies, always: torch.from_numpy of a read-only array (a (D_I, 1) I is contiguous once
+    # transposed) warns that the tensor is not writable
+    X = torch.from_numpy(np.array(np.asarray(I, dtype=net.dtype).T, order="C"))  # (N, D_I)
     out = model(X)  # (N, D_O)
-    loss = model.loss_fn(out, model.targets(Y))
+    loss = model.loss_fn(out, model.targets(np.array(Y)))
     loss.backward()
     return AutogradResult(out.detach().numpy().T.copy(), float(loss.item()), model.grads())
 
