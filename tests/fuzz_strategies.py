@@ -17,8 +17,10 @@ TypeError, whose message names the argument. Forms that are not real numbers
 a call raises, every parameter is bit-identical to before, and the net then
 trains exactly like one that never saw the call.
 
-``huge=True`` adds finite values that pass the checks but overflow the
-arithmetic behind them (1e38 and 3e38 into float32, 1e308, int64's extremes).
+``huge=True`` draws instead arrays of the right shape in float64, float32 or
+int64, half of whose entries are finite values that pass the checks but may
+overflow the arithmetic behind them (1e38 and 3e38 into float32, 1e308,
+int64's extremes).
 """
 
 from __future__ import annotations
@@ -79,13 +81,14 @@ def _finite_elements(dtype: str, huge: bool, labels: Optional[int]):
         small = st.one_of(st.integers(-1, labels).map(float), st.floats(-1, labels, width=width))
     else:
         small = st.floats(-3, 3, width=width)
+    if huge:  # finite values that pass the checks, as often as small ones
+        return st.one_of(small, st.sampled_from({"float64": [1e308, -1e308, 3e38, -1e200, 1e200],
+                                                 "float32": [3e38, -3e38, 1e38]}[dtype]))
     specials = [math.nan, math.inf, -math.inf]
     if dtype == "float16":
         specials += [65504.0, -65504.0]  # float16's largest: harmless in float32 and float64
     if dtype == "float64":
         specials += [1e39, -1e39]  # beyond float32 (refused there); harmless in float64
-    if huge:
-        specials += {"float64": [1e308, -1e308, 3e38, 1e200], "float32": [3e38, -3e38, 1e38]}.get(dtype, [])
     return st.one_of(small, small, small, st.sampled_from(specials))
 
 
@@ -94,8 +97,12 @@ def array_args(draw, shape: tuple, *, labels: Optional[int] = None, huge: bool =
     """An ``Arg`` near ``shape``: mostly that shape, else transposed, 1-D, 0-D, 3-D, empty or one row short."""
     shapes = [shape] * 4 + [shape[::-1], shape[:1], (), (1, *shape), (*shape[:-1], 0), (0, *shape[1:]),
                              (max(shape[0] - 1, 1), *shape[1:])]
+    if huge:  # the right shape, in a dtype that holds huge values: only the values are in question
+        shapes, dtypes = [shape], ["float64", "float32", "int64"]
+    else:
+        dtypes = VALUE_DTYPES
     shp = draw(st.sampled_from(shapes), label="shape")
-    dtype = draw(st.sampled_from(VALUE_DTYPES), label="dtype")
+    dtype = draw(st.sampled_from(dtypes), label="dtype")
     base = "float64" if dtype in ("complex128", "object", "str") else "float32" if dtype == "complex64" else dtype
     values = draw(hnp.arrays(base, shp, elements=_finite_elements(base, huge, labels)), label="values")
     if dtype.startswith("complex"):
