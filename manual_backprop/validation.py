@@ -179,6 +179,21 @@ def _tensor_to_numpy(x, name: str) -> np.ndarray:
                         f"{err}") from None
 
 
+def unwrap_array(x, name: str):
+    """A torch tensor as a NumPy array, a masked array refused (TypeError naming ``name``), anything else as is.
+
+    The first step of ``as_real_array``; on its own, for code that takes
+    arrays of any dtype and shape (a gradient checker's candidates).
+    """
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{name} must be a plain array of numbers; got a masked array, whose mask NumPy "
+                        f"would drop: fill the masked entries ({name}.filled(value)) or leave those "
+                        f"samples out first")
+    if _is_torch_tensor(x):
+        return _tensor_to_numpy(x, name)
+    return x
+
+
 def as_real_array(x, name: str, dtype: np.dtype | None) -> np.ndarray:
     """``x`` as a C-contiguous array cast to ``dtype``: bools, ints and floats pass; None, str, object, complex don't.
 
@@ -194,12 +209,7 @@ def as_real_array(x, name: str, dtype: np.dtype | None) -> np.ndarray:
         return x
     if x is None:
         raise TypeError(f"{name} must be an array of numbers; got None")
-    if isinstance(x, np.ma.MaskedArray):
-        raise TypeError(f"{name} must be a plain array of numbers; got a masked array, whose mask NumPy "
-                        f"would drop: fill the masked entries ({name}.filled(value)) or leave those "
-                        f"samples out first")
-    if _is_torch_tensor(x):
-        x = _tensor_to_numpy(x, name)
+    x = unwrap_array(x, name)
     try:
         a = np.asarray(x)
     except ValueError as err:  # ragged nested lists

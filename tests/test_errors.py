@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from manual_backprop import MLP
 
@@ -260,3 +261,38 @@ def test_check_gradients_of_read_only_single_sample(loss, sizes, dtype_name):
     net.forward(I1)
     report = check_gradients(net, I1, Y1, net.backward(Y1))
     assert report.passed, str(report)
+
+
+CANDIDATE_FORMS = {
+    "torch-requires-grad": (lambda g: torch.tensor(g, requires_grad=True), lambda g: g),
+    "torch-bfloat16": (lambda g: torch.tensor(g).bfloat16(), lambda g: torch.tensor(g).bfloat16().float().numpy()),
+    "torch-transposed": (lambda g: torch.tensor(g.T).T, lambda g: g),
+}
+
+
+@pytest.mark.parametrize("form", CANDIDATE_FORMS)
+def test_check_gradients_reads_torch_candidates(form):
+    """A candidate gradient as a torch tensor is judged on its values (bfloat16 crashed the checker)."""
+    from torch_ref import check_gradients
+
+    net = MLP(SEED_SIZES, seed=0)
+    net.forward(I)
+    grads = net.backward(Y)
+    given, values = CANDIDATE_FORMS[form]
+    report = check_gradients(net, I, Y, {k: given(g) for k, g in grads.items()})
+    plain = check_gradients(net, I, Y, {k: values(g) for k, g in grads.items()})
+    for key, p in plain.params.items():
+        got = report.params[key]
+        assert (got.passed, got.diagnosis, got.max_abs_err) == (p.passed, p.diagnosis, p.max_abs_err), key
+
+
+def test_check_gradients_refuses_masked_candidates():
+    """A fully masked candidate used to pass: its mask was dropped and the data under it compared."""
+    from torch_ref import check_gradients
+
+    net = MLP(SEED_SIZES, seed=0)
+    net.forward(I)
+    grads = net.backward(Y)
+    grads["b_O"] = np.ma.masked_array(grads["b_O"], mask=True)
+    with pytest.raises(TypeError, match=re.escape("grads['b_O'] must be a plain array of numbers; got a masked")):
+        check_gradients(net, I, Y, grads)

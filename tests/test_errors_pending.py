@@ -177,3 +177,32 @@ def test_fuzz_huge_finite_values(config, data):
         run, names = (lambda n_, I, Y, lr: n_.train_step(I, Y, lr)), [what, "overflow"]
         given_, plain = {**args, what: a.given}, {**args, what: a.plain}
     check_call(make, run, given_, plain, names, prepare=prepare)
+
+
+# --- the torch-free checker reads candidates as torch_ref.check_gradients does
+
+@pytest.mark.parametrize("form", ["torch-requires-grad", "torch-bfloat16", "masked"])
+def test_check_gradients_fd_reads_candidates_like_check_gradients(form):
+    """check_gradients_fd called a right gradient in a torch tensor 'wrong_shape' (not a numeric array)
+    and passed a fully masked one; it should judge what check_gradients judges."""
+    import torch
+
+    from manual_backprop.oracle import check_gradients_fd
+    from torch_ref import check_gradients
+
+    net = MLP([3, 4, 2], seed=0)
+    I3, Y3 = random_batch([3, 4, 2], 3, seed=1)
+    net.forward(I3)
+    grads = net.backward(Y3)
+    make = {"torch-requires-grad": lambda g: torch.tensor(g, requires_grad=True),
+            "torch-bfloat16": lambda g: torch.tensor(g).bfloat16(),
+            "masked": lambda g: np.ma.masked_array(g, mask=True)}[form]
+    candidate = {k: make(g) for k, g in grads.items()}
+    if form == "masked":
+        with pytest.raises(TypeError, match=re.escape("grads['W_H'] must be a plain array of numbers")):
+            check_gradients_fd(net, I3, Y3, candidate)
+        return
+    fd, autograd = check_gradients_fd(net, I3, Y3, candidate), check_gradients(net, I3, Y3, candidate)
+    for key in grads:
+        assert fd.params[key].diagnosis == autograd.params[key].diagnosis, (key, str(fd))
+        assert fd.params[key].got_shape == grads[key].shape, (key, str(fd))

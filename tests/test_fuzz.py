@@ -30,7 +30,7 @@ from manual_backprop.oracle import check_gradients_fd
 from torch_ref import check_gradients
 
 from conftest import random_batch
-from fuzz_strategies import (FUZZ_SETTINGS, array_args, check_call, good_net, lr_args, names_argument,
+from fuzz_strategies import (FUZZ_SETTINGS, Arg, array_args, check_call, good_net, lr_args, names_argument,
                              outcome, sizes_args)
 
 N = 3
@@ -139,13 +139,26 @@ def test_train_step(config, data):
 @FUZZ_SETTINGS
 @given(data=st.data())
 def test_gradient_checkers(config, checker, data):
-    """I and Y of the checkers go through the net's own checks; the report is the plain arrays' report."""
+    """I, Y and grads of the checkers: the report of the plain arrays, or an error naming the argument."""
     s = Setup(config)
-    what = data.draw(st.sampled_from(["I", "Y"]), label="what")
-    arg = data.draw(array_args(s.I.shape), label="I") if what == "I" else s.Y_arg(data.draw)
-    args = {"I": s.I, "Y": s.Y}
-    check_call(s.make, lambda n, I, Y: checker(n, I, Y, s.grads), {**args, what: arg.given},
-               {**args, what: arg.plain}, [what])
+    whats = ["I", "Y", "grads"] + (["grad"] if checker is check_gradients else [])  # fd: test_errors_pending
+    what = data.draw(st.sampled_from(whats), label="what")
+    args = {"I": s.I, "Y": s.Y, "grads": s.grads}
+    names = [what]
+    if what == "I":
+        arg = data.draw(array_args(s.I.shape), label="I")
+    elif what == "Y":
+        arg = s.Y_arg(data.draw)
+    elif what == "grad":  # a candidate is judged, not checked: any array-like gets a report
+        key = data.draw(st.sampled_from(list(s.grads)), label="key")
+        g = data.draw(array_args(s.grads[key].shape), label="grad")
+        arg = Arg({**s.grads, key: g.given}, {**s.grads, key: g.plain} if g.plain is not None else None, g.label)
+        what, names = "grads", [f"grads[{key!r}]"]
+    else:
+        bad = data.draw(st.sampled_from([None, list(s.grads.values()), tuple(s.grads.items()), "W_H"]))
+        arg = Arg(bad, None, f"grads {type(bad).__name__}")
+    check_call(s.make, lambda n, I, Y, grads: checker(n, I, Y, grads), {**args, what: arg.given},
+               {**args, what: arg.plain}, names)
 
 
 @FUZZ_SETTINGS

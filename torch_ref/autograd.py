@@ -24,6 +24,7 @@ import torch
 from manual_backprop.oracle.comparison import compare_gradients, validate_inputs
 from manual_backprop.oracle.report import GradientReport
 from manual_backprop.oracle.tolerances import tolerance_for
+from manual_backprop.validation import unwrap_array
 
 from .model import TorchMLP
 
@@ -53,13 +54,6 @@ def autograd_grads(net, I, Y) -> dict[str, np.ndarray]:
     return run_autograd(net, I, Y).grads
 
 
-def _as_numpy(value):
-    """Candidates may be torch tensors (detached and copied to NumPy) or anything array-like."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return value
-
-
 def check_gradients(net, I, Y, grads: Mapping) -> GradientReport:
     """Compare candidate ``grads`` with autograd's for ``net`` at (I (D_I, N), Y), per parameter.
 
@@ -68,6 +62,7 @@ def check_gradients(net, I, Y, grads: Mapping) -> GradientReport:
     TypeError/ValueError naming the argument.
     """
     I, Y = validate_inputs(net, I, Y, grads)
-    candidate = {k: _as_numpy(v) for k, v in grads.items()}
+    # torch tensors read as NumPy (detached, bfloat16 widened), a masked array refused, as in net's checks
+    candidate = {k: unwrap_array(v, f"grads[{k!r}]") for k, v in grads.items()}
     reference = autograd_grads(net, np.asarray(I, dtype=net.dtype), Y)
     return compare_gradients(net, I, Y, candidate, reference, "autograd", tolerance_for(net.dtype))
