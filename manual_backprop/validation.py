@@ -9,8 +9,9 @@ Letters: ``D_I`` input width, ``D_O`` output width, ``N`` batch. Data is
 features × batch: ``I`` is ``(D_I, N)``, ``O`` and dense targets ``Y`` are
 ``(D_O, N)``, class-index targets are ``(N,)``.
 
-The array checks are cheap: O(1) checks on type and shape, at most one cast and
-one ``np.isfinite`` pass per array. Integer and boolean arrays are accepted and
+The array checks are cheap: O(1) checks on type and shape, at most one copy (a
+cast, or a non-contiguous layout made contiguous) and one ``np.isfinite`` pass
+per array. Integer and boolean arrays are accepted and
 cast, as NumPy users expect; ``None``, strings, objects and complex numbers are
 not. Torch tensors are accepted without importing torch here: they are
 recognised by their class's module, detached, moved to the CPU and read as
@@ -68,20 +69,24 @@ def check_sizes(sizes) -> tuple[int, ...]:
                 "; did you mean sizes.ravel()?")
         raise TypeError(f"{expected}, a 1-D sequence; got a {sizes.ndim}-D array of shape {sizes.shape}{hint}")
     try:
-        n = len(sizes)
-        widths = list(sizes) if hasattr(sizes, "__getitem__") else None
+        n = len(sizes) if hasattr(sizes, "__getitem__") else None
     except OverflowError:  # len(range(10**20))
-        raise ValueError(f"{expected}, at most {MAX_LAYERS + 1} of them; got {_short(sizes)}") from None
-    except Exception:  # no len() or no iteration: an int, a 0-d tensor, a generator, ...
-        widths = None
-    if widths is None:
+        n = math.inf
+    except Exception:  # no len(): an int, a 0-d tensor, ...
+        n = None
+    if n is None:  # an int, a generator, an iterator, ...
         raise TypeError(f"{expected}; got {type(sizes).__name__} {_short(sizes)}")
-    if n < 2:
+    if n - 1 > MAX_LAYERS:  # before the widths are listed: range(10**9) is cheap, its list is not
+        raise ValueError(f"sizes must list at most {MAX_LAYERS + 1} widths (a net of at most {MAX_LAYERS} "
+                         f"layers); got {n if n < math.inf else 'more than 2**63'}")
+    try:
+        widths = list(sizes)
+    except Exception as err:
+        raise TypeError(f"{expected}; got {type(sizes).__name__} {_short(sizes)}, which cannot be listed "
+                        f"({type(err).__name__}: {err})") from None
+    if len(widths) < 2:
         raise ValueError(f"sizes must list at least an input and an output width, [D_I, D_O]; "
                          f"got {widths!r}")
-    if n - 1 > MAX_LAYERS:
-        raise ValueError(f"sizes must list at most {MAX_LAYERS + 1} widths (a net of at most {MAX_LAYERS} "
-                         f"layers); got {n}")
     out = []
     for i, s in enumerate(widths):
         if isinstance(s, (bool, np.bool_)):
@@ -205,7 +210,7 @@ def as_real_array(x, name: str, dtype: np.dtype | None) -> np.ndarray:
     ``check_finite``. The returned array is C-contiguous (copied if needed),
     so the math that follows rounds the same way whatever the layout given.
     """
-    if type(x) is np.ndarray and x.dtype == dtype and x.flags.c_contiguous:  # the common case
+    if type(x) is np.ndarray and dtype is not None and x.dtype == dtype and x.flags.c_contiguous:  # common case
         return x
     if x is None:
         raise TypeError(f"{name} must be an array of numbers; got None")

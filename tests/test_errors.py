@@ -54,7 +54,8 @@ CONSTRUCTOR = [
     ("too-many-parameters", dict(sizes=[4, 20_000, 20_000, 2]), ValueError,
      "make a net of 400,160,002 parameters (3.0 GiB in float64); at most 268,435,456"),
     ("too-many-layers", dict(sizes=[1] * 10_002), ValueError, "at most 10001 widths"),
-    ("sizes-range-beyond-len", dict(sizes=range(10**20)), ValueError, "sizes must be a list of layer widths"),
+    ("sizes-range-beyond-len", dict(sizes=range(10**20)), ValueError, "got more than 2**63"),
+    ("sizes-long-array", dict(sizes=np.ones(10**6, dtype=np.int8)), ValueError, "at most 10001 widths"),
     ("activation-unknown", dict(activation="gelu"), ValueError,
      "known activations: elu, identity, leaky_relu, relu, sigmoid, softplus, tanh"),
     ("activation-None", dict(activation=None), TypeError, "activation must be a str"),
@@ -99,7 +100,8 @@ def test_sizes_at_the_parameter_cap():
         check_sizes([2**14, 2**14])
 
 
-@pytest.mark.parametrize("sizes", [[10**9, 2], [30_000, 30_000, 2], [2, 2**28, 2]], ids=["wide-input", "wide-hidden", "cap-width"])
+@pytest.mark.parametrize("sizes", [[10**9, 2], [30_000, 30_000, 2], [2, 2**28, 2], np.ones(10**6, dtype=np.int8)],
+                         ids=["wide-input", "wide-hidden", "cap-width", "a-million-layers"])
 def test_huge_sizes_are_refused_before_anything_is_allocated(sizes):
     """The size check runs on the widths alone: no array is allocated before the refusal."""
     import tracemalloc
