@@ -9,22 +9,31 @@ Letters: ``D_I`` input width, ``D_O`` output width, ``N`` batch. Data is
 features × batch: ``I`` is ``(D_I, N)``, ``O`` and dense targets ``Y`` are
 ``(D_O, N)``, class-index targets are ``(N,)``.
 
-The array checks are cheap: O(1) checks on type and shape, at most one cast and
-one ``np.isfinite`` pass per array. Integer and boolean arrays are accepted and
+The array checks are cheap: O(1) checks on type and shape, at most one copy (a
+cast, or a non-contiguous layout made contiguous) and one ``np.isfinite`` pass
+per array. Integer and boolean arrays are accepted and
 cast, as NumPy users expect; ``None``, strings, objects and complex numbers are
-not. The functions are NumPy only and usable on their own, e.g. by a gradient
-checker that wants the same errors as ``MLP``.
+not. Torch tensors are accepted without importing torch here: they are
+recognised by their class's module, detached, moved to the CPU and read as
+NumPy (bfloat16 through float32, which holds it exactly). Masked arrays are
+refused, since NumPy would drop the mask. Every array comes back
+C-contiguous, so a transposed or strided view gives bit for bit the result of
+its plain copy. The functions are NumPy only and usable on their own, e.g. by a
+gradient checker that wants the same errors as ``MLP``.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+import operator
+from collections.abc import Mapping, Set
 
 import numpy as np
 
 SUPPORTED_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+MAX_PARAMETERS = 2**28  # the most parameters an MLP may have: 2 GiB in float64, 1 GiB in float32
+MAX_LAYERS = 10_000  # the most layers (len(sizes) - 1)
 REAL_KINDS = "biuf"
 OUTPUT_HINT = ("did the forward pass overflow? The learning rate may be too large, "
                "or the inputs may need scaling")  # bool, signed and unsigned int, float: cast to the net's dtype
@@ -42,23 +51,76 @@ def check_dtype(dtype) -> np.dtype:
 
 
 def check_sizes(sizes) -> tuple[int, ...]:
-    """Layer widths [D_I, D_H1, …, D_O]: at least two, each a positive int."""
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-        raise TypeError(f"sizes must be a list of layer widths [D_I, D_H, ..., D_O]; "
-                        f"got {type(sizes).__name__} {sizes!r}")
-    if len(sizes) < 2:
+    """Layer widths [D_I, D_H1, …, D_O]: an ordered sequence of at least two positive ints, of a sane total.
+
+    Lists, tuples, ranges and 1-D integer arrays pass; sets and dicts (no
+    order of layers), strings, scalars and iterators do not. The net may have
+    at most ``MAX_PARAMETERS`` weights and biases and ``MAX_LAYERS`` layers;
+    both are checked from the widths alone, before anything is allocated.
+    """
+    expected = "sizes must be a list of layer widths [D_I, D_H, ..., D_O]"
+    if isinstance(sizes, (Set, Mapping)):
+        raise TypeError(f"{expected}, in order; got {type(sizes).__name__} {_short(sizes)}, which does not "
+                        f"keep the layers in order: pass a list")
+    if isinstance(sizes, (str, bytes, bytearray)):
+        raise TypeError(f"{expected}; got {type(sizes).__name__} {sizes!r}")
+    if isinstance(sizes, np.ndarray) and sizes.ndim != 1:
+        hint = (f"; did you mean [{sizes.item()!r}, ...]?" if sizes.ndim == 0 else
+                "; did you mean sizes.ravel()?")
+        raise TypeError(f"{expected}, a 1-D sequence; got a {sizes.ndim}-D array of shape {sizes.shape}{hint}")
+    try:
+        n = len(sizes) if hasattr(sizes, "__getitem__") else None
+    except OverflowError:  # len(range(10**20))
+        n = math.inf
+    except Exception:  # no len(): an int, a 0-d tensor, ...
+        n = None
+    if n is None:  # an int, a generator, an iterator, ...
+        raise TypeError(f"{expected}; got {type(sizes).__name__} {_short(sizes)}")
+    if n - 1 > MAX_LAYERS:  # before the widths are listed: range(10**9) is cheap, its list is not
+        raise ValueError(f"sizes must list at most {MAX_LAYERS + 1} widths (a net of at most {MAX_LAYERS} "
+                         f"layers); got {n if n < math.inf else 'more than 2**63'}")
+    try:
+        widths = list(sizes)
+    except Exception as err:
+        raise TypeError(f"{expected}; got {type(sizes).__name__} {_short(sizes)}, which cannot be listed "
+                        f"({type(err).__name__}: {err})") from None
+    if len(widths) < 2:
         raise ValueError(f"sizes must list at least an input and an output width, [D_I, D_O]; "
-                         f"got {list(sizes)!r}")
+                         f"got {widths!r}")
     out = []
-    for i, s in enumerate(sizes):
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
+    for i, s in enumerate(widths):
+        if isinstance(s, (bool, np.bool_)):
+            raise TypeError(f"sizes[{i}] must be a positive int (a layer width); got bool {s!r}")
+        try:
+            s = operator.index(s)  # int, np.integer, or anything else that is a whole number
+        except Exception:
             hint = ("; a width is a whole number of units" if isinstance(s, (float, np.floating)) else "")
             raise TypeError(f"sizes[{i}] must be a positive int (a layer width); "
-                            f"got {type(s).__name__} {s!r}{hint}")
+                            f"got {type(s).__name__} {_short(s)}{hint}") from None
         if s < 1:
-            raise ValueError(f"sizes[{i}] must be a positive int (a layer width); got {s!r}")
-        out.append(int(s))
+            raise ValueError(f"sizes[{i}] must be a positive int (a layer width); got {_short(s)}")
+        if s > MAX_PARAMETERS:
+            raise ValueError(f"sizes[{i}] must be at most {MAX_PARAMETERS:,} (a layer that wide would need "
+                             f"more parameters than an MLP may have); got {_short(s)}")
+        out.append(s)
+    total = sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(out[:-1], out[1:]))
+    if total > MAX_PARAMETERS:
+        raise ValueError(f"sizes {_short(out)} make a net of {total:,} parameters ({total * 8 / 2**30:,.1f} "
+                         f"GiB in float64); at most {MAX_PARAMETERS:,} are allowed (2 GiB in float64; "
+                         f"manual_backprop.validation.MAX_PARAMETERS)")
     return tuple(out)
+
+
+def _short(value, limit: int = 80) -> str:
+    """``repr(value)`` for a message about a possibly huge argument: cut to ``limit`` characters,
+    and a huge int by its number of digits (its repr may be refused, or run to thousands of digits)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and abs(int(value)) >= 10**20:
+        return f"an int of {int(int(value).bit_length() * math.log10(2)) + 1} digits"
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 4] + " ..."
 
 
 def check_seed(seed) -> int | None:
@@ -77,8 +139,16 @@ def check_lr(lr) -> float:
     if type(lr) is float and 0.0 <= lr < math.inf:  # the common case, without the slower checks below
         return lr
     if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real):
-        raise TypeError(f"lr must be a real number ≥ 0 (the learning rate); got {type(lr).__name__} {lr!r}")
-    lr = float(lr)
+        hint = ""
+        if getattr(lr, "ndim", None) is not None or getattr(lr, "shape", None) is not None:
+            hint = ": an array or tensor; for a one-element one use float(lr)"
+        raise TypeError(f"lr must be a real number ≥ 0 (the learning rate); got {type(lr).__name__} "
+                        f"{_short(lr)}{hint}")
+    try:
+        lr = float(lr)
+    except OverflowError:  # an int or Fraction beyond float64, e.g. 10**400
+        raise ValueError(f"lr must be a finite number ≥ 0; got {_short(lr)}, beyond the range of "
+                         f"float64 (±{np.finfo(np.float64).max:.3g})") from None
     if not math.isfinite(lr):
         raise ValueError(f"lr must be a finite number ≥ 0; got {lr!r}")
     if lr < 0:
@@ -87,33 +157,87 @@ def check_lr(lr) -> float:
     return lr
 
 
-def as_real_array(x, name: str, dtype: np.dtype | None) -> np.ndarray:
-    """``np.asarray(x)`` cast to ``dtype``: bools, ints and floats pass; None, str, object, complex don't.
+def _is_torch_tensor(x) -> bool:
+    """True for a ``torch.Tensor`` (or a subclass), recognised without importing torch."""
+    return any(cls.__name__ == "Tensor" and cls.__module__.split(".", 1)[0] == "torch"
+               for cls in type(x).__mro__)
 
-    A value beyond ``dtype``'s range (1e39 into float32) is a ValueError, not a
-    silent inf. ``dtype=None`` keeps the array's own dtype. Finiteness is
-    checked separately, by ``check_finite``.
+
+def _tensor_to_numpy(x, name: str) -> np.ndarray:
+    """A torch tensor as a NumPy array: detached, on the CPU, dense, bfloat16 (and float8) widened to float32.
+
+    The array may share memory with the tensor; ``as_real_array`` copies it
+    when it casts or makes it contiguous. A tensor NumPy cannot hold (nested,
+    quantized, on the meta device) is a TypeError naming ``name``.
     """
-    if type(x) is np.ndarray and dtype is not None and x.dtype == dtype:  # the common case
+    try:
+        t = x.detach()
+        if str(t.layout) != "torch.strided":  # sparse layouts
+            t = t.to_dense()
+        t = t.cpu().resolve_conj().resolve_neg()
+        if t.is_floating_point() and str(t.dtype) not in ("torch.float16", "torch.float32", "torch.float64"):
+            t = t.float()  # bfloat16, float8: NumPy has no such dtype; float32 holds them exactly
+        return t.numpy()
+    except Exception as err:
+        raise TypeError(f"{name} must be an array of real numbers; got a torch tensor "
+                        f"({x.dtype}, {x.layout}, on {x.device}) that cannot be read as a NumPy array: "
+                        f"{err}") from None
+
+
+def unwrap_array(x, name: str):
+    """A torch tensor as a NumPy array, a masked array refused (TypeError naming ``name``), anything else as is.
+
+    The first step of ``as_real_array``; on its own, for code that takes
+    arrays of any dtype and shape (a gradient checker's candidates).
+    """
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{name} must be a plain array of numbers; got a masked array, whose mask NumPy "
+                        f"would drop: fill the masked entries ({name}.filled(value)) or leave those "
+                        f"samples out first")
+    if _is_torch_tensor(x):
+        return _tensor_to_numpy(x, name)
+    return x
+
+
+def as_real_array(x, name: str, dtype: np.dtype | None) -> np.ndarray:
+    """``x`` as a C-contiguous array cast to ``dtype``: bools, ints and floats pass; None, str, object, complex don't.
+
+    Lists, tuples, ndarray subclasses (``np.matrix``) and torch tensors
+    (detached, any float dtype) are read as plain arrays; a masked array is a
+    TypeError, since its mask would be lost. A value beyond ``dtype``'s range
+    (1e39 into float32) is a ValueError, not a silent inf. ``dtype=None``
+    keeps the array's own dtype. Finiteness is checked separately, by
+    ``check_finite``. The returned array is C-contiguous (copied if needed),
+    so the math that follows rounds the same way whatever the layout given.
+    """
+    if type(x) is np.ndarray and dtype is not None and x.dtype == dtype and x.flags.c_contiguous:  # common case
         return x
     if x is None:
         raise TypeError(f"{name} must be an array of numbers; got None")
+    x = unwrap_array(x, name)
     try:
         a = np.asarray(x)
     except ValueError as err:  # ragged nested lists
         raise ValueError(f"{name} must be a rectangular array of numbers; got {type(x).__name__} "
                          f"that NumPy cannot make into one ({err})") from None
+    except Exception as err:  # an object whose __array__ refuses (another library's device array, ...)
+        raise TypeError(f"{name} must be an array of real numbers; got {type(x).__name__}, which NumPy "
+                        f"cannot read ({type(err).__name__}: {err})") from None
     if a.dtype.kind == "c":
         raise TypeError(f"{name} must be real; got complex array of dtype {a.dtype}: "
                         f"take .real (or abs()) explicitly if that is what you mean")
     if a.dtype.kind not in REAL_KINDS:
+        hint = {"O": ": an object array (None, mixed types, or ints beyond int64?); convert to float first",
+                "U": ": strings; parse them first", "S": ": bytes; parse them first"}.get(a.dtype.kind, "")
+        if a.dtype.kind == "O" and a.ndim == 0:
+            hint = ": not an array, nor a number"
         raise TypeError(f"{name} must be an array of real numbers (bool, int or float); "
-                        f"got {type(x).__name__} of dtype {a.dtype}")
+                        f"got {type(x).__name__} of dtype {a.dtype}{hint}")
     if dtype is None or a.dtype == dtype:
-        return a
+        return a if a.flags.c_contiguous else a.copy(order="C")  # (np.ascontiguousarray makes 0-d 1-d)
     with np.errstate(over="raise"):  # overflow in the cast is an error here, not a silent inf
         try:
-            return a.astype(dtype)
+            return a.astype(dtype, order="C")
         except FloatingPointError:
             raise ValueError(f"{name} has values beyond the range of {dtype.name} "
                              f"(±{np.finfo(dtype).max:.3g})") from None

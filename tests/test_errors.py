@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import random_batch
 from manual_backprop import MLP
@@ -35,6 +36,25 @@ CONSTRUCTOR = [
     ("width-float-whole", dict(sizes=[4.0, 16, 2]), TypeError, "got float 4.0"),
     ("width-bool", dict(sizes=[4, True, 2]), TypeError, "sizes[1] must be a positive int"),
     ("width-string", dict(sizes=[4, "16", 2]), TypeError, "sizes[1] must be a positive int"),
+    ("sizes-0d-array", dict(sizes=np.array(5)), TypeError, "sizes must be a list of layer widths"),
+    ("sizes-2d-array", dict(sizes=np.array([[4, 16, 2]])), TypeError, "did you mean sizes.ravel()?"),
+    ("sizes-set", dict(sizes={4, 16, 2}), TypeError, "got set {"),
+    ("sizes-frozenset", dict(sizes=frozenset([4, 2])), TypeError, "does not keep the layers in order"),
+    ("sizes-dict", dict(sizes={4: 16, 16: 2}), TypeError, "got dict {4: 16, 16: 2}, which does not keep"),
+    ("sizes-generator", dict(sizes=(s for s in [4, 2])), TypeError, "sizes must be a list of layer widths"),
+    ("sizes-bytes", dict(sizes=b"\x04\x10\x02"), TypeError, "sizes must be a list of layer widths"),
+    ("sizes-float-array", dict(sizes=np.array([4.0, 16.0, 2.0])), TypeError, "sizes[0] must be a positive int"),
+    ("width-10**30", dict(sizes=[10**30, 2]), ValueError, "sizes[0] must be at most 268,435,456"),
+    ("width-2**63", dict(sizes=[2**63, 2]), ValueError, "sizes[0] must be at most 268,435,456"),
+    ("width-10**400", dict(sizes=[4, 10**400, 2]), ValueError, "got an int of 401 digits"),
+    ("width-uint64-2**63", dict(sizes=np.array([2**63, 2], dtype=np.uint64)), ValueError,
+     "sizes[0] must be at most"),
+    ("width-negative-huge", dict(sizes=[4, -10**5000, 2]), ValueError, "sizes[1] must be a positive int"),
+    ("too-many-parameters", dict(sizes=[4, 20_000, 20_000, 2]), ValueError,
+     "make a net of 400,160,002 parameters (3.0 GiB in float64); at most 268,435,456"),
+    ("too-many-layers", dict(sizes=[1] * 10_002), ValueError, "at most 10001 widths"),
+    ("sizes-range-beyond-len", dict(sizes=range(10**20)), ValueError, "got more than 2**63"),
+    ("sizes-long-array", dict(sizes=np.ones(10**6, dtype=np.int8)), ValueError, "at most 10001 widths"),
     ("activation-unknown", dict(activation="gelu"), ValueError,
      "known activations: elu, identity, leaky_relu, relu, sigmoid, softplus, tanh"),
     ("activation-None", dict(activation=None), TypeError, "activation must be a str"),
@@ -58,6 +78,43 @@ def test_constructor_rejects(kwargs, exc, fragment):
         MLP(**{"sizes": SEED_SIZES, **kwargs})
 
 
+@pytest.mark.parametrize("sizes", [np.array([4, 16, 2]), np.array([4, 16, 2], dtype=np.uint8), (4, 16, 2),
+                                   range(4, 17, 12), [np.int32(4), np.int64(16), 2]],
+                         ids=["int-array", "uint8-array", "tuple", "range", "numpy-scalars"])
+def test_sizes_any_ordered_sequence_of_ints(sizes):
+    """Sequences of whole numbers, NumPy's included, make the very net a list of Python ints makes."""
+    net, plain = MLP(sizes, seed=0), MLP([int(s) for s in sizes], seed=0)
+    assert net.sizes == plain.sizes and all(type(s) is int for s in net.sizes), net.sizes
+    for key, p in plain.params.items():
+        assert np.array_equal(net.params[key], p), key
+
+
+def test_sizes_at_the_parameter_cap():
+    """MAX_PARAMETERS itself is allowed, one more is not (checked on the widths; nothing is built)."""
+    from manual_backprop.validation import MAX_PARAMETERS, check_sizes
+
+    assert MAX_PARAMETERS == 2**28  # the README states this number
+    assert check_sizes([2**14 - 1, 2**14]) == (2**14 - 1, 2**14)  # (2¹⁴ − 1 + 1) · 2¹⁴ = 2²⁸
+    with pytest.raises(ValueError, match=re.escape("make a net of 268,451,840 parameters")):
+        check_sizes([2**14, 2**14])
+
+
+@pytest.mark.parametrize("sizes", [[10**9, 2], [30_000, 30_000, 2], [2, 2**28, 2], np.ones(10**6, dtype=np.int8)],
+                         ids=["wide-input", "wide-hidden", "cap-width", "a-million-layers"])
+def test_huge_sizes_are_refused_before_anything_is_allocated(sizes):
+    """The size check runs on the widths alone: no array is allocated before the refusal."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=re.escape("sizes")):
+            MLP(sizes)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000, f"MLP({sizes}) allocated {peak:,} bytes before refusing"
+
+
 def forward_with(bad):
     return lambda net: net.forward(bad)
 
@@ -78,6 +135,11 @@ FORWARD = [
     ("nan", np.where(np.arange(N) == 5, np.nan, I), ValueError, "I must be finite; got 4 NaN"),
     ("+inf", np.where(I > 1, np.inf, I), ValueError, "I must be finite"),
     ("-inf", np.where(I < -1, -np.inf, I), ValueError, "I must be finite"),
+    ("masked", np.ma.masked_array(I, mask=I > 1), TypeError, "got a masked array, whose mask NumPy would drop"),
+    ("masked-no-mask", np.ma.masked_array(I), TypeError, "I.filled(value)"),
+    ("generator", (row for row in I), TypeError, "I must be an array of real numbers"),
+    ("huge-python-ints", [[10**30] * N] * 4, TypeError, "ints beyond int64"),
+    ("datetime", np.zeros((4, N), dtype="M8[s]"), TypeError, "got ndarray of dtype datetime64[s]"),
 ]
 
 
@@ -183,3 +245,55 @@ def test_class_labels_as_strings_are_a_type_error():
     net.forward(I_CLS)
     assert_raises_nothing_lost(net, lambda n: n.backward(Y_CLS.astype(str)), TypeError,
                                "Y must be an array of real numbers")
+
+
+@pytest.mark.parametrize("loss,sizes", [("half_sse", [4, 16, 1]), ("softmax_cross_entropy", [4, 8, 3])])
+@pytest.mark.parametrize("dtype_name", ["f64", "f32"])
+def test_check_gradients_of_read_only_single_sample(loss, sizes, dtype_name):
+    """A read-only I (4, 1) and Y: contiguous once transposed, so torch would share it and warn that
+    it is not writable (an error under this suite's warnings-as-errors); the checker copies it."""
+    from torch_ref import check_gradients
+
+    dtype = {"f64": np.float64, "f32": np.float32}[dtype_name]
+    net = MLP(sizes, loss=loss, dtype=dtype, seed=0)
+    I1, Y1 = random_batch(sizes, 1, loss=loss, seed=3)
+    for a in (I1, Y1):
+        a.flags.writeable = False
+    net.forward(I1)
+    report = check_gradients(net, I1, Y1, net.backward(Y1))
+    assert report.passed, str(report)
+
+
+CANDIDATE_FORMS = {
+    "torch-requires-grad": (lambda g: torch.tensor(g, requires_grad=True), lambda g: g),
+    "torch-bfloat16": (lambda g: torch.tensor(g).bfloat16(), lambda g: torch.tensor(g).bfloat16().float().numpy()),
+    "torch-transposed": (lambda g: torch.tensor(g.T).T, lambda g: g),
+}
+
+
+@pytest.mark.parametrize("form", CANDIDATE_FORMS)
+def test_check_gradients_reads_torch_candidates(form):
+    """A candidate gradient as a torch tensor is judged on its values (bfloat16 crashed the checker)."""
+    from torch_ref import check_gradients
+
+    net = MLP(SEED_SIZES, seed=0)
+    net.forward(I)
+    grads = net.backward(Y)
+    given, values = CANDIDATE_FORMS[form]
+    report = check_gradients(net, I, Y, {k: given(g) for k, g in grads.items()})
+    plain = check_gradients(net, I, Y, {k: values(g) for k, g in grads.items()})
+    for key, p in plain.params.items():
+        got = report.params[key]
+        assert (got.passed, got.diagnosis, got.max_abs_err) == (p.passed, p.diagnosis, p.max_abs_err), key
+
+
+def test_check_gradients_refuses_masked_candidates():
+    """A fully masked candidate used to pass: its mask was dropped and the data under it compared."""
+    from torch_ref import check_gradients
+
+    net = MLP(SEED_SIZES, seed=0)
+    net.forward(I)
+    grads = net.backward(Y)
+    grads["b_O"] = np.ma.masked_array(grads["b_O"], mask=True)
+    with pytest.raises(TypeError, match=re.escape("grads['b_O'] must be a plain array of numbers; got a masked")):
+        check_gradients(net, I, Y, grads)

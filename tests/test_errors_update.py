@@ -10,9 +10,11 @@ what their float form gives.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import random_batch
 from manual_backprop import MLP
@@ -83,6 +85,19 @@ GRADS = [
     ("lr-complex", with_lr(0.1 + 0j), TypeError, "lr must be a real number"),
     ("lr-array", with_lr(np.array([0.1])), TypeError, "lr must be a real number"),
     ("update-overflows", with_lr(1e308), ValueError, "overflows float64: the learning rate or the gradient is too large"),
+    ("lr-10**400", with_lr(10**400), ValueError, "lr must be a finite number ≥ 0; got an int of 401 digits, beyond"),
+    ("lr-huge-fraction", with_lr(Fraction(10**400, 3)), ValueError, "beyond the range of float64"),
+    ("lr-0d-array", with_lr(np.array(0.1)), TypeError, "for a one-element one use float(lr)"),
+    ("lr-torch-scalar", with_lr(torch.tensor(0.1)), TypeError, "got Tensor tensor(0.1000): an array or tensor"),
+    ("b_O-masked", with_grad("b_O", lambda g: np.ma.masked_array(g, mask=g > 0)), TypeError,
+     "grads['b_O'] must be a plain array of numbers; got a masked array"),
+    ("b_O-torch-complex", with_grad("b_O", lambda g: torch.tensor(g + 1j)), TypeError, "grads['b_O'] must be real"),
+    ("b_O-torch-nan", with_grad("b_O", lambda g: torch.tensor(nan_at_end(g), requires_grad=True)), ValueError,
+     "grads['b_O'] must be finite; got 1 NaN"),
+    ("b_O-torch-transposed", with_grad("b_O", lambda g: torch.tensor(g).T), ValueError,
+     "it is the transpose; did you mean grads['b_O'].T?"),
+    ("b_O-torch-meta", with_grad("b_O", lambda g: torch.empty(g.shape, device="meta")), TypeError,
+     "grads['b_O'] must be an array of real numbers; got a torch tensor (torch.float32, torch.strided, on meta)"),
 ]
 
 
@@ -117,7 +132,29 @@ CASTS = [
     ("Y-int", lambda: (I, np.sign(Y).astype(np.int32)), lambda: (I, np.sign(Y))),
     ("Y-bool", lambda: (I, Y > 0), lambda: (I, (Y > 0) * 1.0)),
     ("Y-list", lambda: (I, Y.tolist()), lambda: (I, Y)),
+    ("I-torch-requires-grad", lambda: (torch.tensor(I, requires_grad=True), Y), lambda: (I, Y)),
+    ("I-torch-float32", lambda: (torch.tensor(I, dtype=torch.float32), Y), lambda: (I.astype(np.float32), Y)),
+    ("I-torch-float16", lambda: (torch.tensor(I).half(), Y), lambda: (I.astype(np.float16), Y)),
+    ("I-torch-bfloat16", lambda: (torch.tensor(I).bfloat16(), Y),
+     lambda: (torch.tensor(I).bfloat16().float().numpy(), Y)),
+    ("I-torch-int", lambda: (torch.tensor(np.round(I * 3)).long(), Y), lambda: (np.round(I * 3), Y)),
+    ("I-torch-transposed", lambda: (torch.tensor(I.T).T, Y), lambda: (I, Y)),
+    ("I-torch-parameter", lambda: (torch.nn.Parameter(torch.tensor(I)), Y), lambda: (I, Y)),
+    ("I-torch-sparse", lambda: (torch.tensor(I).to_sparse(), Y), lambda: (I, Y)),
+    ("I-torch-negative-view", lambda: (torch.tensor(-I).neg(), Y), lambda: (I, Y)),
+    ("Y-torch-requires-grad", lambda: (I, torch.tensor(Y, requires_grad=True)), lambda: (I, Y)),
+    ("Y-torch-bfloat16", lambda: (I, torch.tensor(Y).bfloat16()), lambda: (I, torch.tensor(Y).bfloat16().float().numpy())),
+    ("I-matrix", lambda: (I.view(np.matrix), Y), lambda: (I, Y)),
+    ("Y-matrix", lambda: (I, Y.view(np.matrix)), lambda: (I, Y)),
+    ("I-read-only", lambda: (read_only(I), Y), lambda: (I, Y)),
+    ("Y-tuple", lambda: (I, tuple(map(tuple, Y))), lambda: (I, Y)),
 ]
+
+
+def read_only(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
 
 
 @pytest.mark.parametrize("dtype_name", ["f64", "f32"])
@@ -132,6 +169,53 @@ def test_ints_bools_and_lists_are_cast(given, as_float, dtype_name):
     net_b.sgd_step(net_b.backward(Yb), 0.1)
     for key in net_a.params:
         assert np.array_equal(net_a.params[key], net_b.params[key]), f"{key} after a step"
+
+
+LAYOUTS = {
+    "fortran": np.asfortranarray,
+    "transposed-view": lambda a: np.ascontiguousarray(a.T).T,
+    "strided": lambda a: np.repeat(a, 2, axis=1)[:, ::2],
+    "reversed": lambda a: a[::-1, ::-1].copy()[::-1, ::-1],
+}
+
+
+@pytest.mark.parametrize("dtype_name", ["f64", "f32"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_any_memory_layout_gives_the_bits_of_the_plain_array(layout, dtype_name):
+    """Inputs, targets and gradients in any layout give bit for bit what their C-contiguous copy gives.
+
+    BLAS rounds a product differently for a Fortran-ordered operand, so the
+    inputs are made contiguous first; these sizes show the difference when
+    they are not.
+    """
+    dtype = {"f64": np.float64, "f32": np.float32}[dtype_name]
+    sizes, n = ([7, 33, 5], 37) if dtype == np.float64 else ([64, 64, 3], 37)
+    Ib, Yb = (a.astype(dtype) for a in random_batch(sizes, n, seed=2))
+    net_a, net_b = MLP(sizes, dtype=dtype, seed=0), MLP(sizes, dtype=dtype, seed=0)
+    view = LAYOUTS[layout]
+    assert np.array_equal(net_a.forward(view(Ib)), net_b.forward(Ib)), "forward"
+    assert net_a.loss(view(net_a.forward(view(Ib))), view(Yb)) == net_b.loss(net_b.forward(Ib), Yb), "loss"
+    grads_a, grads_b = net_a.backward(view(Yb)), net_b.backward(Yb)
+    for key in grads_b:
+        assert np.array_equal(grads_a[key], grads_b[key]), f"dL/d{key}"
+    net_a.sgd_step({k: view(g) for k, g in grads_a.items()}, 0.1)
+    net_b.sgd_step(grads_b, 0.1)
+    assert net_a.train_step(view(Ib), view(Yb), 0.1) == net_b.train_step(Ib, Yb, 0.1), "train_step's loss"
+    for key in net_a.params:
+        assert np.array_equal(net_a.params[key], net_b.params[key]), f"{key} after two steps"
+
+
+@pytest.mark.parametrize("dtype_name", ["f64", "f32"])
+@pytest.mark.parametrize("torch_dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+def test_torch_gradients_are_accepted(torch_dtype, dtype_name):
+    """Gradients as torch tensors (requiring grad, of any float dtype) update like their NumPy values."""
+    dtype = {"f64": np.float64, "f32": np.float32}[dtype_name]
+    net_a, net_b = MLP(SIZES, dtype=dtype, seed=0), MLP(SIZES, dtype=dtype, seed=0)
+    tensors = {k: torch.tensor(g).to(torch_dtype).requires_grad_() for k, g in good_grads(net_a).items()}
+    net_a.sgd_step(tensors, 0.1)
+    net_b.sgd_step({k: t.detach().double().numpy() for k, t in tensors.items()}, 0.1)
+    for key in net_a.params:
+        assert np.array_equal(net_a.params[key], net_b.params[key]), key
 
 
 def test_class_labels_as_whole_floats_and_bools_are_cast():

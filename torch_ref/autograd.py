@@ -24,6 +24,7 @@ import torch
 from manual_backprop.oracle.comparison import compare_gradients, validate_inputs
 from manual_backprop.oracle.report import GradientReport
 from manual_backprop.oracle.tolerances import tolerance_for
+from manual_backprop.validation import unwrap_array
 
 from .model import TorchMLP
 
@@ -39,9 +40,11 @@ class AutogradResult(NamedTuple):
 def run_autograd(net, I, Y) -> AutogradResult:
     """Forward, loss and backward of a fresh twin of ``net`` on (I (D_I, N), Y); net is unchanged."""
     model = TorchMLP.from_manual(net)
-    X = torch.from_numpy(np.ascontiguousarray(np.asarray(I, dtype=net.dtype).T))  # (N, D_I)
+    # copies, always: torch.from_numpy of a read-only array (a (D_I, 1) I is contiguous once
+    # transposed) warns that the tensor is not writable
+    X = torch.from_numpy(np.array(np.asarray(I, dtype=net.dtype).T, order="C"))  # (N, D_I)
     out = model(X)  # (N, D_O)
-    loss = model.loss_fn(out, model.targets(Y))
+    loss = model.loss_fn(out, model.targets(np.array(Y)))
     loss.backward()
     return AutogradResult(out.detach().numpy().T.copy(), float(loss.item()), model.grads())
 
@@ -49,13 +52,6 @@ def run_autograd(net, I, Y) -> AutogradResult:
 def autograd_grads(net, I, Y) -> dict[str, np.ndarray]:
     """dL/dw for every parameter of ``net`` by torch autograd, keyed and shaped like net.params."""
     return run_autograd(net, I, Y).grads
-
-
-def _as_numpy(value):
-    """Candidates may be torch tensors (detached and copied to NumPy) or anything array-like."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
-    return value
 
 
 def check_gradients(net, I, Y, grads: Mapping) -> GradientReport:
@@ -66,6 +62,7 @@ def check_gradients(net, I, Y, grads: Mapping) -> GradientReport:
     TypeError/ValueError naming the argument.
     """
     I, Y = validate_inputs(net, I, Y, grads)
-    candidate = {k: _as_numpy(v) for k, v in grads.items()}
+    # torch tensors read as NumPy (detached, bfloat16 widened), a masked array refused, as in net's checks
+    candidate = {k: unwrap_array(v, f"grads[{k!r}]") for k, v in grads.items()}
     reference = autograd_grads(net, np.asarray(I, dtype=net.dtype), Y)
     return compare_gradients(net, I, Y, candidate, reference, "autograd", tolerance_for(net.dtype))
