@@ -87,7 +87,7 @@ class MLP:
         """
         self._cache = None
         I = as_inputs(I, self.sizes[0], self.dtype)  # finite (D_I, N), cast to dtype
-        with _overflow_is_an_error("the forward pass", self.dtype):
+        with _overflow_is_an_error("the forward pass", self.dtype, "I or the weights are"):
             O, cache = network_forward(self.params, self.layer_names, self.layer_activations, I)
         check_finite(O, "the output O", OUTPUT_HINT)
         self._cache = cache
@@ -97,7 +97,7 @@ class MLP:
         """The configured loss of outputs O (D_O, N) against targets Y, as a Python float."""
         O = as_outputs(O, self.sizes[-1], self.dtype)  # finite (D_O, N)
         Y = self._targets(Y, O.shape[1], "O's batch")
-        with _overflow_is_an_error("the loss", self.dtype):
+        with _overflow_is_an_error("the loss", self.dtype, "O or Y is"):
             return _finite_loss(self.loss_function.forward(O, Y), self.loss_name)
 
     def backward(self, Y) -> dict[str, np.ndarray]:
@@ -107,7 +107,7 @@ class MLP:
                                "net.forward(I) first (a forward that raised leaves no cache)")
         O = self._cache[-1][2]  # (D_O, N): the last layer's activation
         Y = self._targets(Y, O.shape[1], "the last forward's batch")
-        with _overflow_is_an_error("the backward pass", self.dtype):
+        with _overflow_is_an_error("the backward pass", self.dtype, "Y or the weights are"):
             dO = self.loss_function.backward(O, Y)  # (D_O, N): seeds the backward
             return network_backward(self.params, self.layer_names, self.layer_activations, self._cache, dO)
 
@@ -129,7 +129,7 @@ class MLP:
         """
         lr = check_lr(lr)
         I = as_inputs(I, self.sizes[0], self.dtype)  # finite (D_I, N)
-        with _overflow_is_an_error("train_step", self.dtype):
+        with _overflow_is_an_error("train_step", self.dtype, "I, Y or the weights are"):
             O, cache = network_forward(self.params, self.layer_names, self.layer_activations, I)
             check_finite(O, "the output O", OUTPUT_HINT)
             Y = self._targets(Y, O.shape[1], "I's batch")
@@ -174,14 +174,15 @@ class MLP:
 
 
 @contextmanager
-def _overflow_is_an_error(what: str, dtype: np.dtype) -> Iterator[None]:
-    """NumPy's overflow and invalid-value flags inside the block become a ValueError naming ``what``."""
+def _overflow_is_an_error(what: str, dtype: np.dtype, arguments: str) -> Iterator[None]:
+    """NumPy's overflow and invalid-value flags inside the block become a ValueError naming ``what``
+    and the ``arguments`` whose size led there."""
     try:
         with np.errstate(over="raise", invalid="raise", divide="raise"):
             yield
     except FloatingPointError as err:
-        raise ValueError(f"{what} overflowed {dtype.name} ({err}): the learning rate may be too large, "
-                         f"or the inputs may need scaling") from None
+        raise ValueError(f"{what} overflowed {dtype.name} ({err}): {arguments} too large for it; the "
+                         f"learning rate may be too large, or the inputs may need scaling") from None
 
 
 def _finite_loss(L: float, loss_name: str) -> float:

@@ -40,7 +40,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from manual_backprop import MLP
-
 from nothing_lost import assert_params_identical, assert_trains_normally, snapshot
 
 FUZZ_SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,

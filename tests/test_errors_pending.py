@@ -17,10 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from manual_backprop import MLP
-
 from conftest import random_batch
 from fuzz_strategies import FUZZ_SETTINGS, array_args, check_call, good_net, lr_args, names_argument
+from manual_backprop import MLP
 from nothing_lost import assert_params_identical, assert_trains_normally, snapshot
 
 SIZES, N = [4, 16, 2], 32

@@ -25,13 +25,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import random_batch
+from fuzz_strategies import FUZZ_SETTINGS, Arg, array_args, check_call, good_net, lr_args, names_argument, outcome, sizes_args
 from manual_backprop import MLP
 from manual_backprop.oracle import check_gradients_fd
 from torch_ref import check_gradients
-
-from conftest import random_batch
-from fuzz_strategies import (FUZZ_SETTINGS, Arg, array_args, check_call, good_net, lr_args, names_argument,
-                             outcome, sizes_args)
 
 N = 3
 CONFIGS = {

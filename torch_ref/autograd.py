@@ -24,7 +24,6 @@ import torch
 from manual_backprop.oracle.comparison import compare_gradients, validate_inputs
 from manual_backprop.oracle.report import GradientReport
 from manual_backprop.oracle.tolerances import tolerance_for
-from manual_backprop.validation import unwrap_array
 
 from .model import TorchMLP
 
@@ -61,8 +60,6 @@ def check_gradients(net, I, Y, grads: Mapping) -> GradientReport:
     are those of net.dtype in ``manual_backprop.oracle.tolerances``. Bad input is a
     TypeError/ValueError naming the argument.
     """
-    I, Y = validate_inputs(net, I, Y, grads)
-    # torch tensors read as NumPy (detached, bfloat16 widened), a masked array refused, as in net's checks
-    candidate = {k: unwrap_array(v, f"grads[{k!r}]") for k, v in grads.items()}
+    I, Y, candidate = validate_inputs(net, I, Y, grads)
     reference = autograd_grads(net, np.asarray(I, dtype=net.dtype), Y)
     return compare_gradients(net, I, Y, candidate, reference, "autograd", tolerance_for(net.dtype))

@@ -161,7 +161,7 @@ class CachedCheck:
         self.cache, self.lock, self.computed = {}, threading.Lock(), 0
 
     def __call__(self, net, I, Y, grads):
-        I, Y = validate_inputs(net, I, Y, grads)
+        I, Y, grads = validate_inputs(net, I, Y, grads)
         key = fingerprint(net, I, Y)
         with self.lock:
             if key not in self.cache:

@@ -18,7 +18,7 @@ from typing import Optional
 import numpy as np
 
 from ..mlp import MLP
-from ..validation import as_inputs, as_targets
+from ..validation import as_inputs, as_targets, unwrap_array
 from .diagnosis import activation_hypotheses, as_numeric_array, diagnose, forward_hypotheses, numeric_array
 from .finite_differences import numerical_grads
 from .hints import fix_line
@@ -26,8 +26,10 @@ from .report import GradientReport, ParamCheck
 from .tolerances import FINITE_DIFFERENCE, LOW_PRECISION, TOLERANCES, Tolerance, max_errors, tolerance_for
 
 
-def validate_inputs(net, I, Y, grads) -> tuple[np.ndarray, np.ndarray]:
-    """Raise TypeError/ValueError naming the argument on bad input; return I and Y as arrays."""
+def validate_inputs(net, I, Y, grads) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Raise TypeError/ValueError naming the argument on bad input; return I and Y as arrays, and
+    the candidate gradients read as the net's checks read arrays (torch tensors as NumPy, a masked
+    array refused), so that every checker judges the same values."""
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a manual_backprop.MLP; got {type(net).__name__}")
     if not isinstance(grads, Mapping):
@@ -35,7 +37,7 @@ def validate_inputs(net, I, Y, grads) -> tuple[np.ndarray, np.ndarray]:
                         f"{list(net.params)}); got {type(grads).__name__}")
     I = as_inputs(I, net.sizes[0], net.dtype)  # finite (D_I, N), the same checks as net.forward
     Y = as_targets(Y, net.loss_function, net.sizes[-1], I.shape[1], net.dtype, "I's batch")
-    return I, Y
+    return I, Y, {k: unwrap_array(v, f"grads[{k!r}]") for k, v in grads.items()}
 
 
 def describe(net, N: int) -> str:
@@ -121,6 +123,6 @@ def check_gradients_fd(net, I, Y, grads: Mapping) -> GradientReport:
     the net dtype's, since the candidate is at most as accurate as its dtype.
     Costs two forward passes per parameter entry: meant for small nets.
     """
-    I, Y = validate_inputs(net, I, Y, grads)
+    I, Y, grads = validate_inputs(net, I, Y, grads)
     tol = FINITE_DIFFERENCE.loosened(tolerance_for(net.dtype))
     return compare_gradients(net, I, Y, grads, numerical_grads(net, I, Y), "finite differences", tol)
