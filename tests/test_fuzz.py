@@ -13,7 +13,7 @@ naming the argument, with the parameters bit-identical and the net training
 normally afterwards.
 
 Finite values that pass the checks but overflow the net's arithmetic (1e308,
-3e38 into float32) are fuzzed in ``test_errors_pending.py``.
+3e38 into float32) are fuzzed in ``test_errors_arithmetic.py``.
 
 Derandomized, without an example database: every run tests the same examples.
 """
@@ -139,7 +139,7 @@ def test_train_step(config, data):
 def test_gradient_checkers(config, checker, data):
     """I, Y and grads of the checkers: the report of the plain arrays, or an error naming the argument."""
     s = Setup(config)
-    whats = ["I", "Y", "grads"] + (["grad"] if checker is check_gradients else [])  # fd: test_errors_pending
+    whats = ["I", "Y", "grads"] + (["grad"] if checker is check_gradients else [])  # fd: test_errors_arithmetic
     what = data.draw(st.sampled_from(whats), label="what")
     args = {"I": s.I, "Y": s.Y, "grads": s.grads}
     names = [what]

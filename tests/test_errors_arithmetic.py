@@ -1,11 +1,10 @@
-"""Errors whose fix lies outside the argument checks: in MLP's methods, the update and the losses.
+"""Errors that the argument checks cannot see: overflow inside MLP's arithmetic, the update and the losses.
 
 Each test states the behaviour the public contract promises (README, "Errors"):
 bad input, or input whose arithmetic overflows the net's dtype, is a
 ValueError or TypeError naming what to change, under this suite's
 warnings-as-errors too, and a call that raises leaves the parameters and the
-forward cache as they were. They fail until ``mlp.py``, ``update.py`` and
-``losses.py`` do so; nothing here is skipped or expected to fail.
+forward cache as they were.
 """
 
 from __future__ import annotations
