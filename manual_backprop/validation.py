@@ -395,7 +395,7 @@ def as_grad(g, key: str, p: np.ndarray, name: str = "grads", finite: bool = True
     if not (type(g) is np.ndarray and g.dtype == p.dtype):  # the message is built only when needed
         g = as_real_array(g, f"{name}[{key!r}]", p.dtype)
     check_grad_shape(g, key, p, name)
-    if finite and not all_finite(g):
+    if finite:
         check_finite(g, f"{name}[{key!r}]", GRAD_HINT)
     return g
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import random_batch
+from conftest import DTYPES, random_batch
 from manual_backprop import MLP
 from nothing_lost import assert_raises_nothing_lost
 
@@ -254,7 +254,7 @@ def test_check_gradients_of_read_only_single_sample(loss, sizes, dtype_name):
     it is not writable (an error under this suite's warnings-as-errors); the checker copies it."""
     from torch_ref import check_gradients
 
-    dtype = {"f64": np.float64, "f32": np.float32}[dtype_name]
+    dtype = DTYPES[dtype_name]
     net = MLP(sizes, loss=loss, dtype=dtype, seed=0)
     I1, Y1 = random_batch(sizes, 1, loss=loss, seed=3)
     for a in (I1, Y1):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import random_batch
+from conftest import DTYPES, random_batch
 from manual_backprop import MLP
 from manual_backprop.update import sgd_update
 from manual_backprop.validation import all_finite
@@ -160,7 +160,7 @@ def read_only(a):
 @pytest.mark.parametrize("dtype_name", ["f64", "f32"])
 @pytest.mark.parametrize("given,as_float", [pytest.param(*c[1:], id=c[0]) for c in CASTS])
 def test_ints_bools_and_lists_are_cast(given, as_float, dtype_name):
-    dtype = {"f64": np.float64, "f32": np.float32}[dtype_name]
+    dtype = DTYPES[dtype_name]
     net_a, net_b = MLP(SIZES, dtype=dtype, seed=0), MLP(SIZES, dtype=dtype, seed=0)
     (Ia, Ya), (Ib, Yb) = given(), as_float()
     assert np.array_equal(net_a.forward(Ia), net_b.forward(Ib)), "forward of the cast input"
@@ -188,7 +188,7 @@ def test_any_memory_layout_gives_the_bits_of_the_plain_array(layout, dtype_name)
     inputs are made contiguous first; these sizes show the difference when
     they are not.
     """
-    dtype = {"f64": np.float64, "f32": np.float32}[dtype_name]
+    dtype = DTYPES[dtype_name]
     sizes, n = ([7, 33, 5], 37) if dtype == np.float64 else ([64, 64, 3], 37)
     Ib, Yb = (a.astype(dtype) for a in random_batch(sizes, n, seed=2))
     net_a, net_b = MLP(sizes, dtype=dtype, seed=0), MLP(sizes, dtype=dtype, seed=0)
@@ -209,7 +209,7 @@ def test_any_memory_layout_gives_the_bits_of_the_plain_array(layout, dtype_name)
 @pytest.mark.parametrize("torch_dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
 def test_torch_gradients_are_accepted(torch_dtype, dtype_name):
     """Gradients as torch tensors (requiring grad, of any float dtype) update like their NumPy values."""
-    dtype = {"f64": np.float64, "f32": np.float32}[dtype_name]
+    dtype = DTYPES[dtype_name]
     net_a, net_b = MLP(SIZES, dtype=dtype, seed=0), MLP(SIZES, dtype=dtype, seed=0)
     tensors = {k: torch.tensor(g).to(torch_dtype).requires_grad_() for k, g in good_grads(net_a).items()}
     net_a.sgd_step(tensors, 0.1)
@@ -231,7 +231,7 @@ def test_class_labels_as_whole_floats_and_bools_are_cast():
 @pytest.mark.parametrize("lr", [0, 1, np.float32(0.1), np.int64(2), 0.1], ids=["0", "int-1", "np.float32", "np.int64", "0.1"])
 def test_real_lr_types_are_accepted(lr):
     net = MLP(SIZES, seed=0)
-    before = {k: v.copy() for k, v in net.params.items()}
+    before = snapshot(net)
     grads = good_grads(net)
     net.sgd_step(grads, lr)
     for key, p in net.params.items():
@@ -258,7 +258,7 @@ def test_float64_grads_for_a_float32_net_are_cast():
 ])
 def test_all_finite_fast_path_and_fallback(values, expected, dtype_name):
     """The dot-product scan never misses a NaN/inf, and huge finite values (squares beyond range) pass."""
-    dtype = {"f64": np.float64, "f32": np.float32}[dtype_name]
+    dtype = DTYPES[dtype_name]
     big = np.finfo(dtype).max
     a = np.array([{"max": big, "-max": -big}.get(v, v) for v in values], dtype=dtype).reshape(2, 1)
     assert all_finite(a) is expected, f"all_finite({a.ravel()!r})"
@@ -267,7 +267,7 @@ def test_all_finite_fast_path_and_fallback(values, expected, dtype_name):
 def test_huge_finite_gradients_are_not_mistaken_for_inf():
     """Gradients whose squares overflow are finite: with a small enough lr the step goes through."""
     net = MLP(SIZES, seed=0)
-    before = {k: v.copy() for k, v in net.params.items()}
+    before = snapshot(net)
     grads = {k: np.full_like(p, 1e200) for k, p in net.params.items()}
     net.sgd_step(grads, 1e-210)
     for key, p in net.params.items():
@@ -291,7 +291,7 @@ def test_update_follows_replaced_parameter_arrays():
     grads = good_grads(net)
     net.sgd_step(grads, 0.1)
     net.params["W_O"] = np.ones((2, 16))  # a new array, as a user may put there
-    before = {k: v.copy() for k, v in net.params.items()}
+    before = snapshot(net)
     net.sgd_step(grads, 0.1)
     for key, p in net.params.items():
         assert np.array_equal(p, before[key] - 0.1 * grads[key]), f"{key} after the replacement"
@@ -302,12 +302,12 @@ def test_update_with_mixed_dtypes_is_all_or_nothing(bad_key):
     """Parameters of two dtypes are each updated in their own, and still nothing is written on failure."""
     params = {"a": np.arange(3.0).reshape(3, 1), "b": np.arange(4, dtype=np.float32).reshape(2, 2)}
     grads = {k: np.ones_like(p) for k, p in params.items()}
-    before = {k: p.copy() for k, p in params.items()}
+    before = snapshot(params)
     sgd_update(params, grads, 0.5)
     for key, p in params.items():
         assert p.dtype == before[key].dtype and np.array_equal(p, before[key] - 0.5), key
     grads[bad_key] = np.full_like(params[bad_key], np.nan)
-    after_good = {k: p.copy() for k, p in params.items()}
+    after_good = snapshot(params)
     with pytest.raises(ValueError, match=re.escape(f"grads['{bad_key}'] must be finite")):
         sgd_update(params, grads, 0.5)
     for key, p in params.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import snapshot
 from manual_backprop import MLP
 from manual_backprop.oracle.cases import DEFAULT_CASES, Case, case_data, grade, summary
 from manual_backprop.oracle.tolerances import tolerance_for
@@ -84,7 +85,7 @@ def _alone(mistake, case, check=check_gradients, transform=None):
     """The report on one net checked alone (no other nets to read it with)."""
     net = MLP(list(case.sizes), seed=case.seed)
     I, Y = case_data(case)
-    grads = student_backward({k: v.copy() for k, v in net.params.items()}, I, Y, mistake)
+    grads = student_backward(snapshot(net), I, Y, mistake)
     return check(net, I, Y, transform(grads) if transform else grads)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import random_batch
+from conftest import DTYPES, random_batch, snapshot
 from manual_backprop import MLP
 from manual_backprop.oracle import check_gradients_fd
 from students import MISTAKES, expected, student_backward
@@ -35,7 +35,7 @@ def _cases(nets, Ns, dtypes=("f64",)):
 def _run(check, mistake, activation, loss, sizes, N, dtype):
     net = MLP(sizes, activation=activation, loss=loss, dtype=dtype, seed=3)
     I, Y = random_batch(sizes, N, loss=loss, seed=5)
-    params = {k: v.copy() for k, v in net.params.items()}
+    params = snapshot(net)
     grads = student_backward(params, I.astype(dtype), Y if loss == "softmax_cross_entropy"
                              else Y.astype(dtype), mistake, activation, loss)
     return net, check(net, I, Y, grads)
@@ -51,7 +51,6 @@ def _assert_report(report, want):
             assert p.fix.startswith(f"{key}: {p.diagnosis}: "), p.fix
 
 
-DTYPES = {"f64": np.float64, "f32": np.float32}
 
 
 @pytest.mark.parametrize("mistake,activation,loss,sizes,N,dt",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import random_batch
+from conftest import random_batch, snapshot
 from manual_backprop import MLP
 from manual_backprop.oracle import check_gradients_fd
 from manual_backprop.oracle.tolerances import tolerance_for
@@ -25,7 +25,7 @@ def _net_and_grads(sizes=(3, 5, 2), N=4, dtype=np.float64):
 
 def _snapshot(net):
     cache = net._cache
-    return ({k: v.copy() for k, v in net.params.items()}, cache,
+    return (snapshot(net), cache,
             [tuple(t.copy() for t in layer) for layer in cache])
 
 
@@ -45,7 +45,7 @@ def _assert_unchanged(net, snap):
 def test_checking_never_changes_the_net(oracle, mistake, dtype):
     net, I, Y, grads = _net_and_grads(dtype=dtype)
     if mistake:
-        grads = student_backward({k: v.copy() for k, v in net.params.items()},
+        grads = student_backward(snapshot(net),
                                  I.astype(dtype), Y.astype(dtype), mistake)
     grads_before = {k: np.array(v, copy=True) for k, v in grads.items()}
     snap = _snapshot(net)
