@@ -19,12 +19,12 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
-import torch
 
 from manual_backprop.oracle.comparison import compare_gradients, validate_inputs
 from manual_backprop.oracle.report import GradientReport
 from manual_backprop.oracle.tolerances import tolerance_for
 
+from ._torch import torch  # without torch: an ImportError naming the extra
 from .model import TorchMLP
 
 

@@ -27,11 +27,11 @@ from manual_backprop.oracle import check_gradients_fd
 from manual_backprop.oracle.cases import grade, summary
 from manual_backprop.losses import get_loss
 
-from .autograd import check_gradients
-
 
 def _load(path: Path, module_name: str = "graded_solution"):
     spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:  # not a file Python can load as a module
+        raise ImportError(f"{path} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(path.parent))  # so the solution can import its own helpers
     try:
@@ -73,7 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {args.solution} defines no function {args.function!r}; "
               f"its functions: {names}; choose one with --function", file=sys.stderr)
         return 2
-    check = check_gradients if args.reference == "autograd" else check_gradients_fd
+    if args.reference == "autograd":
+        from .autograd import check_gradients  # torch: only for this reference; names the extra if missing
+        check = check_gradients
+    else:
+        check = check_gradients_fd
     try:
         results = grade(backward, activation=args.activation, output_activation=args.output_activation,
                         loss=args.loss, check=check)

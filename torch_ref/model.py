@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
 from manual_backprop.activations import ELU_ALPHA, LEAKY_RELU_SLOPE, SOFTPLUS_THRESHOLD
 from manual_backprop.losses import get_loss
 from manual_backprop.network import layer_activation_names, layer_names
+
+from ._torch import nn, torch  # without torch: an ImportError naming the extra
 
 TORCH_ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
