@@ -42,10 +42,10 @@ import sys
 import time
 
 import numpy as np
-import torch
 
 from manual_backprop import MLP
 from torch_ref import TorchMLP
+from torch_ref._torch import torch  # without torch: an ImportError naming the extra
 
 GRIDS = {
     "seed": [((4, 16, 2), 32)],

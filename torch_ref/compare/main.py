@@ -1,8 +1,10 @@
 """The main job: train the manual net and its torch twin side by side and report how closely they agree.
 
-    python scripts/compare.py                          # the seed's net on generated data
-    python scripts/compare.py --plot docs/compare.png  # also draw the loss curves and differences
-    python scripts/compare.py --dataset digits --dtype float32 --epochs 20   # needs ".[digits]"
+    manual-backprop compare                            # the seed's net on generated data
+    manual-backprop compare --plot compare.png         # also draw the loss curves and differences
+    manual-backprop compare --dataset digits --dtype float32 --epochs 20   # needs the digits extra
+
+(``python scripts/compare.py`` in a clone runs the same.)
 
 By default it runs the seed's net (4-16-2, sigmoid hidden, identity output,
 ``half_sse``) on a generated data set: both twins start from the same weights
@@ -12,25 +14,27 @@ gradients at the first step and at the worst step, and both loss curves in
 brief. Exit status 1 if the twins drift apart beyond the dtype's tolerance
 (``manual_backprop/oracle/tolerances.py``) at any step, 2 on bad options.
 
-``--plot`` needs matplotlib (``pip install -e ".[plot]"``), ``--dataset
-digits`` needs scikit-learn (``pip install -e ".[digits]"``); the default run
-needs neither.
+``--plot`` needs matplotlib (``pip install "manual-backprop[plot]"``),
+``--dataset digits`` needs scikit-learn (``pip install "manual-backprop[digits]"``);
+the default run needs neither (but torch: the ``torch`` extra).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Sequence
 
 
 from manual_backprop import ACTIVATIONS, LOSSES, MLP
+from torch_ref._extras import missing_extra
 from torch_ref.compare.datasets import DIGITS_SIZES, digits, generated, minibatches, n_batches
 
 PROGRESS_FROM = 2000  # steps: shorter runs finish before a progress bar would help
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=["generated", "digits"], default="generated",
                    help="generated (built in, the default) or scikit-learn's digits")
     p.add_argument("--sizes", type=int, nargs="+", metavar="D",
@@ -72,12 +76,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         try:
             import matplotlib  # noqa: F401  (checked now, before training, not after)
         except ImportError:
-            p.error('--plot needs matplotlib: pip install -e ".[plot]"')
+            p.error(missing_extra("--plot", "matplotlib", "plot"))
     if digits_run:
         try:
             import sklearn  # noqa: F401
         except ImportError:
-            p.error('--dataset digits needs scikit-learn: pip install -e ".[digits]"')
+            p.error(missing_extra("--dataset digits", "scikit-learn", "digits"))
     return args
 
 
@@ -120,9 +124,9 @@ class Progress:
             self.bar.close()
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    import torch  # imported after the options are known to be good
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    args = parse_args(argv, prog)
+    from torch_ref._torch import torch  # after the options are known to be good; names the extra if missing
 
     from torch_ref.compare.lockstep import lockstep
 
