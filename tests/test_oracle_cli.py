@@ -51,6 +51,7 @@ def solution(tmp_path):
     return path
 
 
+@pytest.mark.needs_torch  # the autograd reference
 def test_grade_right_solution_exits_0(solution):
     result = _run("-m", "torch_ref.grade", str(solution))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -58,6 +59,7 @@ def test_grade_right_solution_exits_0(solution):
     assert result.stdout.count("PASSED") == 4
 
 
+@pytest.mark.needs_torch  # the autograd reference
 def test_grade_wrong_solution_exits_1_with_the_table(solution):
     result = _run("-m", "torch_ref.grade", str(solution), "--function", "transposed")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -80,6 +82,7 @@ def test_grade_usage_errors_exit_2(solution, args, message):
     assert message in result.stderr
 
 
+@pytest.mark.needs_torch  # the autograd reference
 @pytest.mark.parametrize("function,message", [
     ("returns_list", "must return a dict of gradients"),
 ], ids=["returns-list"])
