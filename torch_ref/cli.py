@@ -47,18 +47,23 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in COMMANDS:
+    if not argv:  # the commands, on stderr: a usage error
+        _parser().print_help(sys.stderr)
+        return 2
+    if argv[0] not in COMMANDS:
         _parser().parse_args(argv)  # --version, --help, or a usage error: exits
         return 2  # not reached: every argv that is not a command makes argparse exit
     name, rest = argv[0], argv[1:]
+    program = sys.argv[0]
+    sys.argv[0] = f"{PROG} {name}"  # the name argparse shows in the command's usage and errors
     try:
         module = importlib.import_module(COMMANDS[name][0])
-        if name == "compare":
-            return int(module.main(rest, prog=f"{PROG} compare"))
         return int(module.main(rest))
     except MissingExtra as err:
         print(f"{PROG} {name}: {err}", file=sys.stderr)
         return 2
+    finally:
+        sys.argv[0] = program
 
 
 if __name__ == "__main__":

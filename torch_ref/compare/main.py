@@ -33,8 +33,8 @@ from torch_ref.compare.datasets import DIGITS_SIZES, digits, generated, minibatc
 PROGRESS_FROM = 2000  # steps: shorter runs finish before a progress bar would help
 
 
-def parse_args(argv: Sequence[str] | None = None, prog: str | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=["generated", "digits"], default="generated",
                    help="generated (built in, the default) or scikit-learn's digits")
     p.add_argument("--sizes", type=int, nargs="+", metavar="D",
@@ -124,8 +124,8 @@ class Progress:
             self.bar.close()
 
 
-def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    args = parse_args(argv, prog)
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     from torch_ref._torch import torch  # after the options are known to be good; names the extra if missing
 
     from torch_ref.compare.lockstep import lockstep
