@@ -43,7 +43,7 @@ def save_mlp(net, path) -> None:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stubs fear a key named allow_pickle
         os.replace(tmp, path)  # atomic: an interrupted save leaves the old file as it was
     except BaseException:
         os.unlink(tmp)

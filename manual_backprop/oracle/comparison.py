@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .diagnosis import activation_hypotheses, as_numeric_array, diagnose
 from .finite_differences import numerical_grads
@@ -93,7 +94,7 @@ def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name
     return GradientReport(checks, reference_name, tol, describe(net, N), unexpected)
 
 
-def check_gradients_fd(net, I, Y, grads: Mapping) -> GradientReport:
+def check_gradients_fd(net: MLP, I: ArrayLike, Y: ArrayLike, grads: Mapping) -> GradientReport:
     """Check candidate ``grads`` against central finite differences (float64), without torch.
 
     I: (D_I, N). Y: (D_O, N), or class indices (N,). grads: a dict keyed like

@@ -158,7 +158,7 @@ def activation_hypotheses(net, I: np.ndarray, Y: np.ndarray) -> list[Hypothesis]
     acts = list(net.layer_activations)
     loss = net.loss_function
     I = np.asarray(I, dtype=np.float64)
-    Y = as_targets(Y, loss, net.sizes[-1], I.shape[1], np.float64, "I's batch")
+    Y = as_targets(Y, loss, net.sizes[-1], I.shape[1], np.dtype(np.float64), "I's batch")
     O, cache = network_forward(params, net.layer_names, acts, I)
     dO = loss.backward(O, Y)  # (D_O, N)
     symbols = layer_symbols(len(acts), net.output_activation)

@@ -38,7 +38,7 @@ def fix_line(key: str, diagnosis: Diagnosis, got_shape: Optional[tuple], sizes: 
         found = f"{detail}; " if detail else ""
         text = f"got shape {got}, not {key}'s own shape; {found}{own}{extra}"
     elif code == "not_summed_over_batch":
-        dZ = f"dL/d{s.Z}" if s else "dL/dZ"
+        dZ: str | None = f"dL/d{s.Z}" if s else "dL/dZ"
         text = (f"one gradient per sample {got}; the seed's dL/db = {dZ} holds per sample, "
                 f"over the batch {own}, i.e. {dZ}.sum(axis=1, keepdims=True)")
     elif code == "transposed":
