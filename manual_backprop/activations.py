@@ -30,33 +30,18 @@ ELU_ALPHA = 1.0  # torch.nn.ELU's default alpha
 
 
 def sigmoid_forward(Z: np.ndarray) -> np.ndarray:
-    """Ĥ = σ(H) = 1 / (1 + e^(−H)), computed without overflow.
+    """Seed: Ĥ = f(H) with f = σ, σ(H) = 1 / (1 + e^(−H)), written so that no exp overflows.
 
-    With ``e = e^(−|z|)``, which never exceeds 1, σ is ``1 / (1 + e)`` for
-    z ≥ 0 and ``e / (1 + e)`` for z < 0: both exact rewritings of σ. The
-    numerator is taken as ``max(e, [z ≥ 0])``, which is 1 where z ≥ 0 (as
-    e ≤ 1) and e where z < 0; unlike ``np.where`` on a mask it needs no
-    branch per entry. Two arrays of Z's shape and dtype are made (and a boolean
-    mask), each reused in place.
+    With ``e = e^(−|z|)``, which never exceeds 1, σ(z) is ``1 / (1 + e)`` for
+    z ≥ 0 and ``e / (1 + e)`` for z < 0: both exact rewritings of σ.
     """
-    e = np.abs(Z)  # (D, N)
-    np.negative(e, out=e)
-    np.exp(e, out=e)  # e^(−|z|), each entry in (0, 1]
-    A = np.add(e, 1.0)  # the denominator 1 + e
-    np.maximum(e, Z >= 0, out=e)  # the numerator: 1 where z ≥ 0, e where z < 0
-    return np.divide(e, A, out=A)
+    e = np.exp(-np.abs(Z))  # (D, N), each entry in (0, 1]
+    return np.where(Z >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def sigmoid_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """Seed: dL/dH = dL/dĤ ⊙ Ĥ ⊙ (1 − Ĥ), using the cached output Ĥ = A.
-
-    Computed as (1 − Ĥ) ⊙ dL/dĤ ⊙ Ĥ in one new array: the order of torch's
-    sigmoid_backward, whose result it matches bit for bit.
-    """
-    dZ = np.subtract(1.0, A)  # (D, N)
-    dZ *= dA
-    dZ *= A
-    return dZ
+    """Seed: dL/dH = dL/dĤ ⊙ Ĥ ⊙ (1 − Ĥ), using the cached output Ĥ = A."""
+    return dA * A * (1 - A)
 
 
 def tanh_forward(Z: np.ndarray) -> np.ndarray:
@@ -65,11 +50,8 @@ def tanh_forward(Z: np.ndarray) -> np.ndarray:
 
 
 def tanh_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """dL/dZ = dL/dA ⊙ (1 − A²), using the cached output; one new array."""
-    dZ = np.multiply(A, A)  # (D, N)
-    np.subtract(1.0, dZ, out=dZ)
-    dZ *= dA
-    return dZ
+    """dL/dZ = dL/dA ⊙ (1 − A²), using the cached output."""
+    return dA * (1 - A * A)
 
 
 def relu_forward(Z: np.ndarray) -> np.ndarray:
@@ -132,23 +114,44 @@ def elu_backward(dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
 
 
 class Activation(NamedTuple):
-    """A named forward/backward pair."""
+    """A named forward/backward pair, with the text of both formulas.
+
+    ``formula`` is f written with ``{Z}``; ``derivative`` is f′ as *this
+    code* computes it, with ``{Z}`` and ``{A}`` standing for the layer's
+    pre-activation and activation (``explain`` and the oracle's hints fill in
+    the seed's names, e.g. ``Ĥ ⊙ (1 − Ĥ)``). Keep each text beside the code it describes.
+    """
 
     name: str
     forward: Callable[[np.ndarray], np.ndarray]
     backward: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    formula: str = "{Z}"  # every registry entry gives both texts; variants made
+    derivative: str = "f′({Z})"  # in code (the oracle's wrong-derivative hypotheses) need not
 
+    def derivative_text(self, Z: str, A: str) -> str:
+        """f′ with the layer's own symbols, e.g. ``Ĥ ⊙ (1 − Ĥ)`` for the seed's hidden layer."""
+        return self.derivative.format(Z=Z, A=A)
+
+
+_ALPHA = "" if ELU_ALPHA == 1 else f"{ELU_ALPHA:g} "  # ELU's α in the texts, left out when it is 1
 
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("sigmoid", sigmoid_forward, sigmoid_backward),
-        Activation("tanh", tanh_forward, tanh_backward),
-        Activation("relu", relu_forward, relu_backward),
-        Activation("leaky_relu", leaky_relu_forward, leaky_relu_backward),
-        Activation("identity", identity_forward, identity_backward),
-        Activation("softplus", softplus_forward, softplus_backward),
-        Activation("elu", elu_forward, elu_backward),
+        Activation("sigmoid", sigmoid_forward, sigmoid_backward,
+                   "1 / (1 + e^(−{Z}))", "{A} ⊙ (1 − {A})"),
+        Activation("tanh", tanh_forward, tanh_backward, "tanh({Z})", "(1 − {A}²)"),
+        Activation("relu", relu_forward, relu_backward, "max({Z}, 0)", "[{Z} > 0]"),
+        Activation("leaky_relu", leaky_relu_forward, leaky_relu_backward,
+                   f"where({{Z}} > 0, {{Z}}, {LEAKY_RELU_SLOPE:g} {{Z}})",
+                   f"where({{Z}} > 0, 1, {LEAKY_RELU_SLOPE:g})"),
+        Activation("identity", identity_forward, identity_backward, "{Z}", "1"),
+        Activation("softplus", softplus_forward, softplus_backward,
+                   f"log(1 + e^{{Z}}), {{Z}} itself above {SOFTPLUS_THRESHOLD:g}",
+                   f"σ({{Z}}), 1 above {SOFTPLUS_THRESHOLD:g}"),
+        Activation("elu", elu_forward, elu_backward,
+                   f"where({{Z}} > 0, {{Z}}, {_ALPHA}(e^{{Z}} − 1))",
+                   f"where({{Z}} > 0, 1, {_ALPHA}e^{{Z}})"),
     )
 }
 

@@ -23,6 +23,8 @@ import argparse
 import sys
 from typing import NamedTuple, Sequence
 
+from .activations import get_activation
+from .losses import get_loss
 from .network import layer_activation_names, layer_names
 
 
@@ -61,44 +63,22 @@ def layer_symbols(n_layers: int, output_activation: str = "identity") -> list[La
     return out
 
 
-def derivative_formula(activation: str, Z: str, A: str) -> str:
-    """f′ written as the code evaluates it (in terms of A where that is cheaper, as the seed's sigmoid)."""
-    formulas = {
-        "sigmoid": f"{A} ⊙ (1 − {A})",
-        "tanh": f"(1 − {A}²)",
-        "relu": f"[{Z} > 0]",
-        "leaky_relu": f"where({Z} > 0, 1, 0.01)",
-        "softplus": f"σ({Z})",
-        "elu": f"where({Z} > 0, 1, {A} + 1)",
-    }
-    return formulas.get(activation, f"{activation}′({Z})")
-
-
-def loss_gradient(loss: str, D_O: int, N: int) -> str:
-    """The right-hand side of dL/dO for each loss, the gradient that seeds the backward."""
-    shape = _shape(D_O, N)
-    formulas = {
-        "half_sse": f"O − Y {shape}",
-        "mse": f"2 (O − Y) / ({D_O}·{N}) {shape}",
-        "softmax_cross_entropy": f"(softmax(O) − onehot(Y)) / {N} {shape}",
-    }
-    return formulas.get(loss, f"∂{loss}/∂O {shape}")
-
-
 def backward_equations(sizes: Sequence[int], N: int, activation: str = "sigmoid",
                        output_activation: str = "identity", loss: str = "half_sse") -> list[Equation]:
     """The backward of ``sizes = [D_I, D_H…, D_O]`` at batch size N, output layer first."""
     sizes = [int(s) for s in sizes]
     symbols = layer_symbols(len(sizes) - 1, output_activation)
     acts = layer_activation_names(len(symbols), activation, output_activation)
-    eqs = [Equation("dL/dO", f"dL/dO {_shape(sizes[-1], N)} = {loss_gradient(loss, sizes[-1], N)}")]
+    D_O = sizes[-1]
+    eqs = [Equation("dL/dO", f"dL/dO {_shape(D_O, N)} = {get_loss(loss).gradient_text(D_O, N)} {_shape(D_O, N)}")]
     for i in reversed(range(len(symbols))):
         s, act = symbols[i], acts[i]
         D_in, D_out = sizes[i], sizes[i + 1]
         dZ = f"dL/d{s.Z} {_shape(D_out, N)}"
         if s.Z != s.A:
             dA = f"dL/d{s.A} {_shape(D_out, N)}"
-            rhs = dA if act == "identity" else f"{dA} ⊙ {derivative_formula(act, s.Z, s.A)} {_shape(D_out, N)}"
+            f_prime = get_activation(act).derivative_text(s.Z, s.A)
+            rhs = dA if act == "identity" else f"{dA} ⊙ {f_prime} {_shape(D_out, N)}"
             eqs.append(Equation(f"dL/d{s.Z}", f"{dZ} = {rhs}"))
         eqs.append(Equation(f"dL/dW_{s.name}", f"dL/dW_{s.name} {_shape(D_out, D_in)} = "
                                                 f"{dZ} · {s.X}ᵀ {_shape(N, D_in)}"))
@@ -121,7 +101,8 @@ def forward_equations(sizes: Sequence[int], N: int, activation: str = "sigmoid",
         lines.append(f"{s.Z} {_shape(D_out, N)} = W_{s.name} {_shape(D_out, D_in)} · "
                      f"{s.X} {_shape(D_in, N)} + b_{s.name} {_shape(D_out, 1)}")
         if s.Z != s.A:
-            lines.append(f"{s.A} {_shape(D_out, N)} = {act}({s.Z})")
+            lines.append(f"{s.A} {_shape(D_out, N)} = {act}({s.Z}) = "
+                         f"{get_activation(act).formula.format(Z=s.Z)}")
     return lines
 
 
@@ -143,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"forward (sizes {args.sizes}, N = {args.batch}):")
     for line in forward_equations(args.sizes, args.batch, args.activation, args.output_activation):
         print("  " + line)
+    print(f"loss: L = {get_loss(args.loss).formula.format(D_O=args.sizes[-1], N=args.batch)}")
     print(f"backward ({args.loss}), in the order it is computed:")
     for eq in backward_equations(args.sizes, args.batch, args.activation,
                                  args.output_activation, args.loss):

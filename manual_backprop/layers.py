@@ -22,7 +22,7 @@ def linear_forward(W: np.ndarray, b: np.ndarray, X: np.ndarray) -> np.ndarray:
 
 
 def linear_backward(dZ: np.ndarray, W: np.ndarray, X: np.ndarray, need_dX: bool = True):
-    """The seed's matrix-multiply rule for D = W·X: dW = dD · Xᵀ, dX = Wᵀ · dD.
+    """Seed: the matrix-multiply rule for D = W·X, dW = dD · Xᵀ and dX = Wᵀ · dD.
 
     For the output layer these are the seed's dL/dW_O = dL/dO · Ĥᵀ and
     dL/dĤ = W_Oᵀ · dL/dO; for the hidden layer dL/dW_H = dL/dH · Iᵀ. The seed's

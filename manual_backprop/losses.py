@@ -73,12 +73,23 @@ def softmax_cross_entropy_backward(O: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 
 class Loss(NamedTuple):
-    """A named loss with its gradient. ``targets`` is "dense" (Y like O) or "class_index" (Y (N,))."""
+    """A named loss with its gradient and the text of both formulas.
+
+    ``targets`` is "dense" (Y shaped like O) or "class_index" (Y (N,)).
+    ``formula`` is L and ``gradient`` is dL/dO as this code computes it, with
+    ``{D_O}`` and ``{N}`` standing for the output width and the batch size.
+    """
 
     name: str
     forward: Callable[[np.ndarray, np.ndarray], float]
     backward: Callable[[np.ndarray, np.ndarray], np.ndarray]
     targets: str
+    formula: str
+    gradient: str
+
+    def gradient_text(self, D_O: int, N: int) -> str:
+        """dL/dO with the batch's own sizes, e.g. ``2 (O − Y) / (2·32)`` for mse."""
+        return self.gradient.format(D_O=D_O, N=N)
 
     @property
     def class_index(self) -> bool:
@@ -89,10 +100,13 @@ class Loss(NamedTuple):
 LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (
-        Loss("half_sse", half_sse_forward, half_sse_backward, "dense"),
-        Loss("mse", mse_forward, mse_backward, "dense"),
+        Loss("half_sse", half_sse_forward, half_sse_backward, "dense",
+             "½ Σ (O − Y)²", "O − Y"),
+        Loss("mse", mse_forward, mse_backward, "dense",
+             "Σ (O − Y)² / ({D_O}·{N})", "2 (O − Y) / ({D_O}·{N})"),
         Loss("softmax_cross_entropy", softmax_cross_entropy_forward,
-             softmax_cross_entropy_backward, "class_index"),
+             softmax_cross_entropy_backward, "class_index",
+             "−Σ_n log softmax(O)[Y_n, n] / {N}", "(softmax(O) − onehot(Y)) / {N}"),
     )
 }
 

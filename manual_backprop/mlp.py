@@ -7,8 +7,10 @@ features × batch: ``I`` is ``(D_I, N)``, ``O`` and dense targets ``Y`` are
 
 from __future__ import annotations
 
+import math
 import os
-from typing import Mapping, Sequence
+from contextlib import contextmanager
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -17,9 +19,19 @@ from .activations import get_activation
 from .losses import get_loss
 from .network import layer_activation_names, layer_names, network_backward, network_forward
 from .persistence import load_mlp, save_mlp
-from .update import SGDUpdate
-from .validation import (OUTPUT_HINT, all_finite, as_inputs, as_outputs, as_targets, check_dtype,
-                         check_finite, check_grads, check_lr, check_seed, check_sizes)
+from .update import sgd_update
+from .validation import (
+    OUTPUT_HINT,
+    as_inputs,
+    as_outputs,
+    as_targets,
+    check_dtype,
+    check_finite,
+    check_grads,
+    check_lr,
+    check_seed,
+    check_sizes,
+)
 
 
 class MLP:
@@ -59,8 +71,7 @@ class MLP:
             bound = 1.0 / np.sqrt(fan_in)
             self.params["W_" + name] = rng.uniform(-bound, bound, (fan_out, fan_in)).astype(self.dtype)
             self.params["b_" + name] = rng.uniform(-bound, bound, (fan_out, 1)).astype(self.dtype)
-        self._cache: list | None = None  # what forward keeps for backward
-        self._update = SGDUpdate()  # the all-or-nothing update, with its scratch space
+        self._cache: list | None = None  # each layer's (X, Z, A) from the last successful forward
 
     def __repr__(self) -> str:
         return (f"MLP(sizes={list(self.sizes)}, activation={self.activation!r}, "
@@ -70,21 +81,26 @@ class MLP:
     def forward(self, I: ArrayLike) -> NDArray[np.floating]:
         """O = f_O(W_O f(W_H I + b_H) + b_O). I: (D_I, N). Returns O: (D_O, N).
 
-        Keeps what backward needs (each layer's input, pre-activation and activation).
-        A forward that raises leaves no cache, so a later backward cannot use stale data.
+        Keeps what backward needs (each layer's input, pre-activation and
+        activation). O is handed back read-only, as a view of what backward
+        uses: copy it (``O.copy()``) to change it. A forward that raises leaves
+        no cache, so a later backward cannot use an older batch; an output that
+        overflows to NaN or inf is such an error.
         """
-        try:
-            I = as_inputs(I, self.sizes[0], self.dtype)  # finite (D_I, N), cast to dtype
-            O, self._cache = network_forward(self.params, self.layer_names, self.layer_activations, I)
-        except BaseException:
-            self._cache = None
-            raise
-        return O
+        self._cache = None
+        I = as_inputs(I, self.sizes[0], self.dtype)  # finite (D_I, N), cast to dtype
+        with _overflow_is_an_error("the forward pass", self.dtype):
+            O, cache = network_forward(self.params, self.layer_names, self.layer_activations, I)
+        check_finite(O, "the output O", OUTPUT_HINT)
+        self._cache = cache
+        return _read_only(O)
 
     def loss(self, O: ArrayLike, Y: ArrayLike) -> float:
         """The configured loss of outputs O (D_O, N) against targets Y, as a Python float."""
         O = as_outputs(O, self.sizes[-1], self.dtype)  # finite (D_O, N)
-        return self.loss_function.forward(O, self._targets(Y, O.shape[1], "O's batch"))
+        Y = self._targets(Y, O.shape[1], "O's batch")
+        with _overflow_is_an_error("the loss", self.dtype):
+            return _finite_loss(self.loss_function.forward(O, Y), self.loss_name)
 
     def backward(self, Y: ArrayLike) -> dict[str, NDArray[np.floating]]:
         """Gradients of the loss at the last forward's output, keyed and shaped like params."""
@@ -93,8 +109,9 @@ class MLP:
                                "net.forward(I) first (a forward that raised leaves no cache)")
         O = self._cache[-1][2]  # (D_O, N): the last layer's activation
         Y = self._targets(Y, O.shape[1], "the last forward's batch")
-        dO = self.loss_function.backward(O, Y)  # (D_O, N): seeds the backward
-        return network_backward(self.params, self.layer_names, self.layer_activations, self._cache, dO)
+        with _overflow_is_an_error("the backward pass", self.dtype):
+            dO = self.loss_function.backward(O, Y)  # (D_O, N): seeds the backward
+            return network_backward(self.params, self.layer_names, self.layer_activations, self._cache, dO)
 
     def sgd_step(self, grads: Mapping[str, ArrayLike], lr: float) -> None:
         """Seed: w := w − α · dL/dw, in place, for every parameter.
@@ -102,31 +119,27 @@ class MLP:
         Everything is checked and every new value computed before the first write,
         so a call that raises leaves the parameters bit-identical.
         """
-        self._update.apply(self.params, check_grads(grads, self.params, finite=False), check_lr(lr))
+        sgd_update(self.params, check_grads(grads, self.params), check_lr(lr))
 
     def train_step(self, I: ArrayLike, Y: ArrayLike, lr: float) -> float:
         """One SGD step on a mini-batch: forward, loss, backward, update. Returns the loss before the step.
 
-        The update is sgd_step's, w := w − α · dL/dw, reached by a shorter road:
-        backpropagation is linear in its seed dL/dO, so seeding it with α · dL/dO
-        yields α · dL/dw for every parameter at once. That scales one (D_O, N)
-        array instead of every weight matrix. The result equals sgd_step's up to
-        rounding (a few units in the last place).
-
-        I, Y and lr are checked once, up front; the steps it computes itself need
-        only the update's NaN/inf scan. A call that raises changes nothing.
+        The same as ``O = forward(I); L = loss(O, Y); sgd_step(backward(Y), lr)``,
+        with each argument checked once. A call that raises changes nothing:
+        neither the parameters nor the forward cache. After a step the cache
+        holds this batch's forward, taken before the update.
         """
         lr = check_lr(lr)
-        O = self.forward(I)  # checks I
-        if not all_finite(O):
+        I = as_inputs(I, self.sizes[0], self.dtype)  # finite (D_I, N)
+        with _overflow_is_an_error("train_step", self.dtype):
+            O, cache = network_forward(self.params, self.layer_names, self.layer_activations, I)
             check_finite(O, "the output O", OUTPUT_HINT)
-        Y = self._targets(Y, O.shape[1], "I's batch")
-        L = self.loss_function.forward(O, Y)
-        dO = self.loss_function.backward(O, Y)  # (D_O, N), a fresh array
-        dO *= lr
-        assert self._cache is not None  # forward above set it, or raised
-        steps = network_backward(self.params, self.layer_names, self.layer_activations, self._cache, dO)
-        self._update.apply_steps(self.params, steps, lr)  # steps[key] = α · dL/dw, p's shape
+            Y = self._targets(Y, O.shape[1], "I's batch")
+            L = _finite_loss(self.loss_function.forward(O, Y), self.loss_name)
+            dO = self.loss_function.backward(O, Y)  # (D_O, N): seeds the backward
+            grads = network_backward(self.params, self.layer_names, self.layer_activations, cache, dO)
+        sgd_update(self.params, grads, lr)  # checks that every new value is finite before writing any
+        self._cache = cache
         return L
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -140,3 +153,29 @@ class MLP:
 
     def _targets(self, Y, N: int, batch_of: str) -> np.ndarray:
         return as_targets(Y, self.loss_function, self.sizes[-1], N, self.dtype, batch_of)
+
+
+
+@contextmanager
+def _overflow_is_an_error(what: str, dtype: np.dtype) -> Iterator[None]:
+    """NumPy's overflow and invalid-value flags inside the block become a ValueError naming ``what``."""
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            yield
+    except FloatingPointError as err:
+        raise ValueError(f"{what} overflowed {dtype.name} ({err}); {OUTPUT_HINT}") from None
+
+
+def _finite_loss(L: float, loss_name: str) -> float:
+    """``L``, or a ValueError when finite outputs and targets gave an infinite loss (its sum overflowed)."""
+    if not math.isfinite(L):
+        raise ValueError(f"the loss {loss_name} of finite outputs and targets is {L}: its sum overflowed; "
+                         f"{OUTPUT_HINT}")
+    return L
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a``: the caller sees the values without being able to change them."""
+    view = a.view()
+    view.flags.writeable = False
+    return view

@@ -284,3 +284,10 @@ def check_grads(grads, params: Mapping, name: str = "grads", finite: bool = True
     """
     check_grad_keys(grads, params, name)
     return {key: as_grad(grads[key], key, p, name, finite) for key, p in params.items()}
+
+
+def check_writable(a: np.ndarray, name: str) -> None:
+    """ValueError if the array ``a``, about to be updated in place, is read-only."""
+    if not a.flags.writeable:
+        raise ValueError(f"{name} is read-only (flags.writeable is False) and the update writes it in "
+                         f"place; make it writable, or give the net a writable copy")

@@ -2,11 +2,13 @@
 
 ``check_against_autograd`` runs the manual forward, loss and backward and the
 torch twin's on one batch and asserts they agree within the dtype's tolerance
-from ``manual_backprop.oracle.tolerances``. Every check also lands in ``SEEN``, so
-``scripts/measure_errors.py`` can report the largest errors the suite met.
+from ``manual_backprop.oracle.tolerances``. It returns what it measured, so
+``scripts/measure_errors.py`` can report the largest errors the suite's cases meet.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,11 +18,17 @@ from torch_ref import run_autograd
 from conftest import assert_close
 from error_scales import error_scales
 
-# (dtype name, quantity, max error / max|expected|, max error / rounding scale or None)
-SEEN: list[tuple[str, str, float, float | None]] = []
+
+class Measured(NamedTuple):
+    """One comparison's error, relative to max|expected| and to the rounding scale (None where unused)."""
+
+    dtype: str
+    what: str
+    rel_to_max: float
+    rel_to_scale: float | None
 
 
-def _check(actual, expected, what: str, dtype, scale: float | None) -> None:
+def _check(actual, expected, what: str, dtype, scale: float | None) -> Measured:
     """With scale None: the table's check (relative to max|expected|); else relative to ``scale``."""
     tol = tolerance_for(dtype)
     if scale is None:
@@ -34,11 +42,11 @@ def _check(actual, expected, what: str, dtype, scale: float | None) -> None:
         assert abs_err <= tol.rtol * scale + tol.atol, (
             f"{what}: max abs error {abs_err:.3e}, {rel:.3e} of its rounding scale {scale:.3e} "
             f"({rel_to_max:.3e} of max|expected|; tolerance rtol={tol.rtol:g}, atol={tol.atol:g})")
-    SEEN.append((np.dtype(dtype).name, what, rel_to_max, rel))
+    return Measured(np.dtype(dtype).name, what, rel_to_max, rel)
 
 
-def check_against_autograd(net, I, Y, rounding_scaled: bool = False) -> dict:
-    """Assert net's output, loss and gradients on (I, Y) match autograd's; returns the gradients.
+def check_against_autograd(net, I, Y, rounding_scaled: bool = False) -> list[Measured]:
+    """Assert net's output, loss and gradients on (I, Y) match autograd's; returns what was measured.
 
     rounding_scaled=False: the table's normwise check, right for unsaturated
     nets (inputs of unit scale). True: errors are measured against the scales
@@ -51,13 +59,13 @@ def check_against_autograd(net, I, Y, rounding_scaled: bool = False) -> dict:
     scales = error_scales(net, I, Y) if rounding_scaled else {}
     assert np.all(np.isfinite(O)) and np.isfinite(L), f"non-finite output or loss: L = {L}"
     assert O.dtype == net.dtype and O.shape == ref.output.shape, f"output O: {O.dtype} {O.shape}"
-    _check(O, ref.output, "output O", net.dtype, scales.get("O"))
-    _check(L, ref.loss, "loss L", net.dtype, scales.get("L"))
+    measured = [_check(O, ref.output, "output O", net.dtype, scales.get("O")),
+                _check(L, ref.loss, "loss L", net.dtype, scales.get("L"))]
     assert list(grads) == list(net.params), f"gradient keys {list(grads)}, expected {list(net.params)}"
     for key in reversed(list(net.params)):  # the output layer's first, as backprop computes them
         g = grads[key]
         assert g.shape == net.params[key].shape and g.dtype == net.dtype, (
             f"dL/d{key}: {g.dtype} {g.shape}, expected {net.dtype} {net.params[key].shape}")
         assert np.all(np.isfinite(g)), f"dL/d{key} has non-finite entries"
-        _check(g, ref.grads[key], f"dL/d{key}", net.dtype, scales.get(key))
-    return grads
+        measured.append(_check(g, ref.grads[key], f"dL/d{key}", net.dtype, scales.get(key)))
+    return measured

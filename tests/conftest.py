@@ -1,4 +1,4 @@
-"""Shared fixtures and helpers: the shape list, seeded data (random_batch, the oracle's own), and the one place tests compare arrays.
+"""Shared fixtures and helpers: shapes, seeded data (the oracle's random_batch), snapshots, one place comparing arrays.
 
 Tolerances are not defined here but in ``manual_backprop.oracle.tolerances`` (one
 table per dtype, with the reasons), so that the tests and the gradient checker
@@ -21,8 +21,8 @@ from torch_ref._extras import install_hint
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 NEED_TORCH = [
     "test_bench.py", "test_compare.py", "test_determinism.py", "test_lockstep.py", "test_matrix.py",
-    "test_mutants_catalogue.py", "test_oracle_diagnosis.py", "test_oracle_library.py", "test_oracle_report.py", "test_properties.py",
-    "test_stability.py", "test_state_dict.py", "test_twins.py",
+    "test_oracle_diagnosis.py", "test_oracle_library.py", "test_oracle_report.py",
+    "test_properties.py", "test_stability.py", "test_state_dict.py", "test_twins.py",
 ]
 collect_ignore = [] if HAS_TORCH else NEED_TORCH
 
@@ -39,6 +39,11 @@ SHAPES = [
     ("depth2-4-6-3-2", [4, 6, 3, 2], 5),
     ("depth3-3-8-5-4-2", [3, 8, 5, 4, 2], 10),
 ]
+
+
+def snapshot(net_or_params) -> dict[str, np.ndarray]:
+    """Copies of every parameter (of a net, or of a params dict), to compare against after a call."""
+    return {k: v.copy() for k, v in getattr(net_or_params, "params", net_or_params).items()}
 
 
 def assert_close(actual, expected, what: str, tol: Tolerance) -> None:

@@ -14,12 +14,7 @@ import pytest
 
 from manual_backprop import MLP
 
-from conftest import random_batch
-
-
-def snapshot(net) -> dict[str, np.ndarray]:
-    """Copies of every parameter, to compare against after the call."""
-    return {k: v.copy() for k, v in net.params.items()}
+from conftest import random_batch, snapshot
 
 
 def assert_params_identical(net, before: dict, what: str) -> None:

@@ -1,4 +1,6 @@
-"""The bench (``manual-backprop bench``, torch_ref/bench.py) runs and reports what it says; no speed is asserted here (that is the script's job)."""
+"""The bench (``manual-backprop bench``, torch_ref/bench.py) runs and reports what it says.
+
+No speed is asserted here (that is the bench's own job)."""
 
 from __future__ import annotations
 

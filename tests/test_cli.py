@@ -77,7 +77,7 @@ def test_compare_runs_the_main_job_and_its_help_names_the_subcommand(capsys):
     assert capsys.readouterr().out.startswith("usage: manual-backprop compare")
 
 
-@pytest.mark.parametrize("script", ["compare", "bench"])
+@pytest.mark.parametrize("script", ["compare", pytest.param("bench", marks=pytest.mark.needs_torch)])
 def test_the_scripts_are_wrappers_of_the_commands(script):
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / f"{script}.py"), "--help"],
                             capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
@@ -102,7 +102,7 @@ def test_without_torch_each_torch_module_names_the_extra(tmp_path, module):
             "except ImportError as err:\n    print(type(err).__name__, err)\n")
     result = _python(code, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("MissingExtra") and 'pip install "manual-backprop[torch]"' in result.stdout
+    assert result.stdout.startswith("MissingExtraError") and 'pip install "manual-backprop[torch]"' in result.stdout
 
 
 def test_without_torch_version_explain_and_finite_difference_grading_work(tmp_path):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from manual_backprop import MLP
-from manual_backprop.activations import ACTIVATIONS, Activation
+from manual_backprop.activations import ACTIVATIONS
 from torch_ref.compare.datasets import generated, minibatches, n_batches
 from torch_ref.compare.lockstep import lockstep
 
@@ -44,7 +44,7 @@ def sigmoid_backward_at_wrong_point(dA, Z, A):
 
 
 def test_exits_1_when_hidden_derivative_is_wrong(compare, capsys, monkeypatch):
-    wrong = Activation("sigmoid", ACTIVATIONS["sigmoid"].forward, sigmoid_backward_at_wrong_point)
+    wrong = ACTIVATIONS["sigmoid"]._replace(backward=sigmoid_backward_at_wrong_point)
     monkeypatch.setitem(ACTIVATIONS, "sigmoid", wrong)
     assert compare.main(["--epochs", "2"]) == 1
     out = capsys.readouterr().out

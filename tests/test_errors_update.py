@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from manual_backprop import MLP
-from manual_backprop.update import SGDUpdate
+from manual_backprop.update import sgd_update
 from manual_backprop.validation import all_finite
 
 from conftest import random_batch
@@ -203,11 +203,11 @@ def test_train_step_of_a_diverged_net_says_the_output_overflowed():
 
 
 def test_update_follows_replaced_parameter_arrays():
-    """The update's scratch space is remade when a parameter array is replaced (as MLP.load does)."""
+    """The update writes whatever arrays net.params holds now, also after one is replaced."""
     net = MLP(SIZES, seed=0)
     grads = good_grads(net)
     net.sgd_step(grads, 0.1)
-    net.params["W_O"] = np.ones((2, 16))  # a new array: the old scratch views no longer belong to it
+    net.params["W_O"] = np.ones((2, 16))  # a new array, as a user may put there
     before = {k: v.copy() for k, v in net.params.items()}
     net.sgd_step(grads, 0.1)
     for key, p in net.params.items():
@@ -216,16 +216,16 @@ def test_update_follows_replaced_parameter_arrays():
 
 @pytest.mark.parametrize("bad_key", ["a", "b"])
 def test_update_with_mixed_dtypes_is_all_or_nothing(bad_key):
-    """Parameters of two dtypes get one scratch array each, and still nothing is written on failure."""
+    """Parameters of two dtypes are each updated in their own, and still nothing is written on failure."""
     params = {"a": np.arange(3.0).reshape(3, 1), "b": np.arange(4, dtype=np.float32).reshape(2, 2)}
     grads = {k: np.ones_like(p) for k, p in params.items()}
     before = {k: p.copy() for k, p in params.items()}
-    SGDUpdate().apply(params, grads, 0.5)
+    sgd_update(params, grads, 0.5)
     for key, p in params.items():
         assert p.dtype == before[key].dtype and np.array_equal(p, before[key] - 0.5), key
     grads[bad_key] = np.full_like(params[bad_key], np.nan)
     after_good = {k: p.copy() for k, p in params.items()}
     with pytest.raises(ValueError, match=re.escape(f"grads['{bad_key}'] must be finite")):
-        SGDUpdate().apply(params, grads, 0.5)
+        sgd_update(params, grads, 0.5)
     for key, p in params.items():
         assert p.tobytes() == after_good[key].tobytes(), f"{key} written by a failed update"

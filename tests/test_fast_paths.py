@@ -11,7 +11,7 @@ import pytest
 from manual_backprop import MLP
 from manual_backprop.activations import sigmoid_backward, sigmoid_forward, tanh_backward
 
-from conftest import DTYPES, random_batch
+from conftest import DTYPES, random_batch, snapshot
 
 EXTREMES = [1e4, -1e4, 0.0, -0.0, 88.0, -88.0, 745.0, -745.0, 20.0, -20.0, np.inf, -np.inf]
 
@@ -60,13 +60,13 @@ def test_train_step_equals_forward_backward_sgd_step(dtype, loss):
     fast, plain = MLP(sizes, loss=loss, dtype=dtype, seed=1), MLP(sizes, loss=loss, dtype=dtype, seed=1)
     eps = np.finfo(dtype).eps
     for step in range(4):
-        plain.params = {k: v.copy() for k, v in fast.params.items()}  # both step from the same weights
+        plain.params = snapshot(fast)  # both step from the same weights
         I, Y = random_batch(sizes, 9, loss=loss, seed=step)
         L_fast = fast.train_step(I, Y, lr)
         O = plain.forward(I)
         L_plain = plain.loss(O, Y)
         grads = plain.backward(Y)
-        before = {k: v.copy() for k, v in plain.params.items()}
+        before = snapshot(plain)
         plain.sgd_step(grads, lr)
         assert L_fast == L_plain, f"step {step}: loss {L_fast} vs {L_plain}"
         for key in plain.params:

@@ -9,7 +9,7 @@ from manual_backprop import MLP
 from manual_backprop.oracle.finite_differences import numerical_grads
 from manual_backprop.oracle.tolerances import FINITE_DIFFERENCE
 
-from conftest import SHAPES, assert_close, random_batch
+from conftest import SHAPES, assert_close, random_batch, snapshot
 
 SMALL = [pytest.param(sizes, N, id=case_id) for case_id, sizes, N in SHAPES
          if sum(a * b for a, b in zip(sizes, sizes[1:])) <= 64]
@@ -20,7 +20,7 @@ SMALL = [pytest.param(sizes, N, id=case_id) for case_id, sizes, N in SHAPES
 def test_grads_match_finite_differences(sizes, N, loss):
     net = MLP(sizes, loss=loss, seed=4)
     I, Y = random_batch(sizes, N, loss=loss, seed=8)
-    before = {k: v.copy() for k, v in net.params.items()}
+    before = snapshot(net)
     net.forward(I)
     grads = net.backward(Y)
     fd = numerical_grads(net, I, Y)

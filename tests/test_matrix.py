@@ -39,13 +39,17 @@ MATRIX = [
 ]
 
 
-@pytest.mark.parametrize("activation,output_activation,loss,dtype,depth", MATRIX)
-def test_matrix_matches_autograd(activation, output_activation, loss, dtype, depth):
+def matrix_case(activation, output_activation, loss, dtype, depth):
+    """(net, I, Y) of one cell of the matrix."""
     sizes = [D_I, *HIDDEN_WIDTHS[:depth], D_O]
     net = MLP(sizes, activation=activation, output_activation=output_activation, loss=loss,
               dtype=dtype, seed=depth)
-    I, Y = random_batch(sizes, N, loss=loss, seed=100 + depth)
-    check_against_autograd(net, I, Y)
+    return (net, *random_batch(sizes, N, loss=loss, seed=100 + depth))
+
+
+@pytest.mark.parametrize("activation,output_activation,loss,dtype,depth", MATRIX)
+def test_matrix_matches_autograd(activation, output_activation, loss, dtype, depth):
+    check_against_autograd(*matrix_case(activation, output_activation, loss, dtype, depth))
 
 
 def test_matrix_covers_every_name():

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from manual_backprop.explain import backward_equations
-from manual_backprop.oracle.cases import grade
 from manual_backprop.network import layer_names
+from manual_backprop.oracle.cases import grade
 
 from students import student_backward
 

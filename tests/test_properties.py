@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from manual_backprop import ACTIVATIONS, LOSSES, MLP
 
 from autograd_check import check_against_autograd
-from conftest import DTYPES, random_batch
+from conftest import DTYPES, random_batch, snapshot
 
 PROPERTY_SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None,
                              suppress_health_check=[HealthCheck.too_slow])
@@ -51,7 +51,7 @@ def nets_and_batches(draw, loss: str, dtype):
 def test_every_gradient_matches_autograd(loss, dtype, data):
     """One test per loss and dtype, so that xdist spreads the examples over its workers."""
     net, I, Y = data.draw(nets_and_batches(loss, dtype), label="net, I, Y")
-    before = {k: v.copy() for k, v in net.params.items()}
+    before = snapshot(net)
     check_against_autograd(net, I, Y, rounding_scaled=True)
     for key, p in net.params.items():
         assert np.array_equal(p, before[key]), f"forward/backward changed {key}"

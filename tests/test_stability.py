@@ -127,6 +127,14 @@ HUGE_CASES = [pytest.param(act, out, loss, dtype, scale, id=f"{act}-{out}-{loss}
               for scale in (1e2, 1e4)]
 
 
+def huge_case(activation, output_activation, loss, dtype, scale):
+    """(net, I, Y): a depth-2 net fed inputs of ±scale."""
+    sizes = [6, 8, 5, 4]
+    net = MLP(sizes, activation=activation, output_activation=output_activation, loss=loss,
+              dtype=dtype, seed=3)
+    return (net, *random_batch(sizes, 16, loss=loss, seed=4, scale=scale))
+
+
 @pytest.mark.parametrize("activation,output_activation,loss,dtype,scale", HUGE_CASES)
 def test_huge_inputs_through_a_net_match_autograd(activation, output_activation, loss, dtype, scale):
     """Inputs of ±scale drive the first pre-activations to about ±scale, saturating units.
@@ -134,10 +142,7 @@ def test_huge_inputs_through_a_net_match_autograd(activation, output_activation,
     Compared with the rounding-error scales of ``error_scales``: there the
     table's plain check does not apply (see that module for why).
     """
-    sizes = [6, 8, 5, 4]
-    net = MLP(sizes, activation=activation, output_activation=output_activation, loss=loss,
-              dtype=dtype, seed=3)
-    I, Y = random_batch(sizes, 16, loss=loss, seed=4, scale=scale)
+    net, I, Y = huge_case(activation, output_activation, loss, dtype, scale)
     H1 = net.params["W_H1"] @ I.astype(dtype) + net.params["b_H1"]  # (8, 16)
     assert np.abs(H1).max() > scale / 2, "the inputs do not reach the scale under test"
     with np.errstate(over="raise", invalid="raise", divide="raise"):

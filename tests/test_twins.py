@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from manual_backprop import MLP
 from manual_backprop.oracle.tolerances import tolerance_for
 from torch_ref import TorchMLP, run_autograd
+from torch_ref.compare.lockstep import lockstep
 
 from conftest import SHAPES, assert_close, assert_grads_close, random_batch
 
@@ -37,24 +37,14 @@ def test_output_loss_and_grads_match_autograd(sizes, N, dtype):
 
 @pytest.mark.parametrize("sizes,N", CASES)
 def test_one_sgd_step_matches_torch_optim(sizes, N, dtype):
-    lr = 0.1
+    """One step of the lockstep loop: sgd_step beside torch.optim.SGD, weights then within the gradient tolerance."""
     net = MLP(sizes, dtype=dtype, seed=3)
-    model = TorchMLP.from_manual(net)
     I, Y = random_batch(sizes, N, seed=5)
-
-    net.forward(I)
-    net.sgd_step(net.backward(Y), lr)
-
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    opt.zero_grad()
-    X = torch.from_numpy(np.ascontiguousarray(I.T.astype(dtype)))
-    model.loss_fn(model(X), model.targets(Y)).backward()
-    opt.step()
-
-    tol = tolerance_for(dtype)
-    expected = model.to_params()
+    result = lockstep(net, [(0, I, Y)], lr=0.1)
+    assert result.passed, result.table()
     for key in reversed(list(net.params)):
-        assert_close(net.params[key], expected[key], f"{key} after one SGD step", tol)
+        d = result.final_weights[key]
+        assert d.passed, f"{key} after one SGD step: max rel error {d.max_rel_err:.3e}"
 
 
 def test_seed_equations_by_hand():

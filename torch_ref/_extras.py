@@ -11,7 +11,7 @@ from __future__ import annotations
 CPU_TORCH = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
 
 
-class MissingExtra(ImportError):
+class MissingExtraError(ImportError):
     """An optional dependency is not installed; the message says which extra brings it."""
 
 

@@ -1,4 +1,4 @@
-"""torch itself, or a MissingExtra (an ImportError) that says which extra brings it.
+"""torch itself, or a MissingExtraError (an ImportError) that says which extra brings it.
 
 Every module of torch_ref that needs torch imports it from here
 (``from torch_ref._torch import torch``), so that a core install, which is
@@ -9,13 +9,13 @@ finite_differences`` and the command line's ``explain`` need no torch.
 
 from __future__ import annotations
 
-from ._extras import MissingExtra, missing_extra
+from ._extras import MissingExtraError, missing_extra
 
 try:
     import torch
     from torch import nn
 except ImportError as err:
-    raise MissingExtra(missing_extra("torch_ref's torch twin, autograd oracle, lockstep comparison and bench",
+    raise MissingExtraError(missing_extra("torch_ref's torch twin, autograd oracle, lockstep comparison and bench",
                                      "torch", "torch")) from err
 
 __all__ = ["nn", "torch"]

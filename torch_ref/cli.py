@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from manual_backprop import __version__
 
-from ._extras import MissingExtra
+from ._extras import MissingExtraError
 
 # name: (module whose main(argv) runs it, one line of help)
 COMMANDS = {
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         module = importlib.import_module(COMMANDS[name][0])
         return int(module.main(rest))
-    except MissingExtra as err:
+    except MissingExtraError as err:
         print(f"{PROG} {name}: {err}", file=sys.stderr)
         return 2
     finally:

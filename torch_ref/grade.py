@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Sequence
 
 from manual_backprop.activations import get_activation
+from manual_backprop.losses import get_loss
 from manual_backprop.oracle import check_gradients_fd
 from manual_backprop.oracle.cases import grade, summary
-from manual_backprop.losses import get_loss
 
 
 def _load(path: Path, module_name: str = "graded_solution"):

@@ -25,7 +25,6 @@ from manual_backprop.oracle import check_gradients_fd
 from manual_backprop.oracle.cases import DEFAULT_CASES, grade, summary
 
 
-
 def _reference(name: str):
     """The checker for ``reference``; torch is imported only when autograd is asked for."""
     if name == "autograd":

@@ -24,9 +24,9 @@ from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from .comparison import check_gradients_fd
 from ..losses import get_loss
 from ..mlp import MLP
+from .comparison import check_gradients_fd
 from .report import GradientReport
 
 

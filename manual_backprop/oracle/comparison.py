@@ -17,13 +17,13 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..mlp import MLP
+from ..validation import as_inputs, as_targets
 from .diagnosis import activation_hypotheses, as_numeric_array, diagnose
 from .finite_differences import numerical_grads
 from .hints import fix_line
 from .report import GradientReport, ParamCheck
 from .tolerances import FINITE_DIFFERENCE, TOLERANCES, Tolerance, max_errors, tolerance_for
-from ..mlp import MLP
-from ..validation import as_inputs, as_targets
 
 
 def validate_inputs(net, I, Y, grads) -> tuple[np.ndarray, np.ndarray]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from .diagnosis import Diagnosis
 from ..explain import backward_equations, layer_symbols
+from .diagnosis import Diagnosis
 
 
 def _fmt_shape(shape) -> str:

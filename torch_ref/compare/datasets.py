@@ -18,7 +18,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .._extras import MissingExtra, missing_extra
+from .._extras import MissingExtraError, missing_extra
 
 DIGITS_SIZES = (64, 10)  # (D_I, D_O) of the digits data set
 TEACHER_WIDTH = 8  # hidden width of the generated data set's teacher net
@@ -39,7 +39,7 @@ def digits(class_index: bool):
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise MissingExtra(missing_extra("the digits data set", "scikit-learn", "digits")) from None
+        raise MissingExtraError(missing_extra("the digits data set", "scikit-learn", "digits")) from None
     data = load_digits()
     X = data.data.T / 16.0  # (64, n): pixel intensities 0 … 16 scaled to [0, 1]
     y = data.target  # (n,)

@@ -1,13 +1,16 @@
 """Train the manual net and its torch twin in lockstep, recording how far apart their gradients are.
 
-Both twins start from the same weights (the twin is built from the manual net),
-see the same mini-batches and each takes its own SGD steps: the manual net with
-``MLP.sgd_step``, the twin with ``torch.optim.SGD``. At every step the loss and
-each parameter's gradient of the two are compared with the dtype's tolerance
-(``manual_backprop.oracle.tolerances``, the one table), so rounding differences that
-grow as the two sets of weights drift apart show up step by step. With
-``resync=True`` the twin is given the manual net's weights before every step,
-so each step's difference is that step's own, without the drift.
+This is the project's one lockstep loop: the main job, the lockstep tests and the
+one-step tests all run it. Both twins start from the same weights (the twin is
+built from the manual net), see the same mini-batches and each takes its own
+SGD steps: the manual net with ``MLP.sgd_step`` (or ``MLP.train_step``), the
+twin with ``torch.optim.SGD``. At every step the loss and each parameter's
+gradient of the two are compared with the dtype's tolerance
+(``manual_backprop.oracle.tolerances``, the one table), and after the step the
+weights are compared with the drift allowance ``LOCKSTEP``, so rounding
+differences that grow as the two sets of weights drift apart show up step by
+step. With ``resync=True`` the twin is given the manual net's weights before
+every step, so each step's difference is that step's own, without the drift.
 
 Data is the manual net's features × batch: ``I (D_I, N)``, ``Y (D_O, N)`` or
 class indices ``(N,)``. The twin is fed ``I.T``.
@@ -20,7 +23,7 @@ from typing import Callable, Iterable, Optional
 
 import numpy as np
 
-from manual_backprop.oracle.tolerances import Tolerance, is_close, max_errors, tolerance_for
+from manual_backprop.oracle.tolerances import LOCKSTEP, Tolerance, is_close, max_errors, tolerance_for
 
 from .._torch import torch  # without torch: an ImportError naming the extra
 from ..model import TorchMLP
@@ -37,17 +40,30 @@ class Diff:
 
 @dataclass
 class StepRecord:
-    """One SGD step: both losses (before the update) and, per quantity, the difference of the twins."""
+    """One SGD step: both losses (before the update), the twins' differences, and how far it moved.
+
+    ``diffs``: "loss" and each gradient, judged with the dtype's tolerance.
+    ``weights``: each parameter after the step, judged with the drift allowance ``LOCKSTEP``.
+    ``moved``: the smallest change this step made to any manual parameter, relative to its
+    largest entry (a step far below the tolerance could not tell a wrong gradient from a right one).
+    """
 
     step: int
     epoch: int
     loss_manual: float
     loss_torch: float
     diffs: dict  # "loss" and each parameter name → Diff
+    weights: dict  # each parameter name → Diff, after the step
+    moved: float
 
     @property
     def passed(self) -> bool:
+        """The loss and every gradient agree (what the main job's verdict is about)."""
         return all(d.passed for d in self.diffs.values())
+
+    @property
+    def weights_passed(self) -> bool:
+        return all(d.passed for d in self.weights.values())
 
 
 @dataclass
@@ -61,7 +77,13 @@ class LockstepResult:
 
     @property
     def passed(self) -> bool:
+        """Every step's loss and gradients agree."""
         return all(r.passed for r in self.records)
+
+    @property
+    def max_drift(self) -> float:
+        """The largest difference of the twins' weights after any step, relative to torch's largest entry."""
+        return max(d.max_rel_err for r in self.records for d in r.weights.values())
 
     @property
     def first_failure(self) -> Optional[StepRecord]:
@@ -109,17 +131,22 @@ def compare(manual: dict, reference: dict, tol: Tolerance) -> dict:
     return out
 
 
-def lockstep(net, batches: Iterable, lr: float, resync: bool = False,
+def lockstep(net, batches: Iterable, lr: float, resync: bool = False, update: str = "sgd_step",
              on_step: Optional[Callable[[StepRecord], None]] = None) -> LockstepResult:
     """Train ``net`` and a twin built from it side by side on ``batches`` of (epoch, I, Y).
 
-    ``net`` is trained in place. ``resync`` copies its weights into the twin
-    before every step. ``on_step`` is called with each step's record (a
-    progress bar, say). Returns every step's record and the final weights' difference.
+    ``net`` is trained in place. ``update`` is how the manual net steps:
+    "sgd_step" (the gradients compared, then ``net.sgd_step``) or "train_step"
+    (the gradients compared, then ``net.train_step`` on the same batch).
+    ``resync`` copies its weights into the twin before every step. ``on_step``
+    is called with each step's record (a progress bar, say). Returns every
+    step's record and the final weights' difference, judged with the gradient tolerance.
     """
+    if update not in ("sgd_step", "train_step"):
+        raise ValueError(f"update must be 'sgd_step' or 'train_step'; got {update!r}")
     model = TorchMLP.from_manual(net)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
-    tol = tolerance_for(net.dtype)
+    tol, drift = tolerance_for(net.dtype), LOCKSTEP[net.dtype]
     result = LockstepResult(["loss"] + list(net.params), tol)
     for step, (epoch, I, Y) in enumerate(batches):
         I = np.asarray(I, dtype=net.dtype)  # both twins see the same rounded inputs
@@ -133,14 +160,19 @@ def lockstep(net, batches: Iterable, lr: float, resync: bool = False,
         X = torch.from_numpy(np.ascontiguousarray(I.T))  # (N, D_I): torch is batch-major
         loss_torch = model.loss_fn(model(X), model.targets(Y))
         loss_torch.backward()
-        ref = model.grads()
+        diffs = compare({"loss": loss_manual, **grads}, {"loss": loss_torch.item(), **model.grads()}, tol)
 
-        diffs = compare({"loss": loss_manual, **grads}, {"loss": loss_torch.item(), **ref}, tol)
-        record = StepRecord(step, epoch, loss_manual, loss_torch.item(), diffs)
+        before = {key: p.copy() for key, p in net.params.items()}
+        if update == "sgd_step":
+            net.sgd_step(grads, lr)
+        else:
+            net.train_step(I, Y, lr)
+        opt.step()
+        moved = min(max_errors(p, before[key])[1] for key, p in net.params.items())
+        record = StepRecord(step, epoch, loss_manual, loss_torch.item(), diffs,
+                            compare(net.params, model.to_params(), drift), moved)
         result.records.append(record)
         if on_step is not None:
             on_step(record)
-        net.sgd_step(grads, lr)
-        opt.step()
     result.final_weights = compare(net.params, model.to_params(), tol)
     return result

@@ -25,7 +25,6 @@ import argparse
 import sys
 from typing import Sequence
 
-
 from manual_backprop import ACTIVATIONS, LOSSES, MLP
 from torch_ref._extras import missing_extra
 from torch_ref.compare.datasets import DIGITS_SIZES, digits, generated, minibatches, n_batches
@@ -127,7 +126,6 @@ class Progress:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from torch_ref._torch import torch  # after the options are known to be good; names the extra if missing
-
     from torch_ref.compare.lockstep import lockstep
 
     # The nets compared here are small: one thread spares torch its thread team's start-up and

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._extras import MissingExtra, missing_extra
+from .._extras import MissingExtraError, missing_extra
 
 
 def plot_lockstep(result, path: str, title: str = "") -> None:
@@ -21,7 +21,7 @@ def plot_lockstep(result, path: str, title: str = "") -> None:
     try:
         import matplotlib
     except ImportError:
-        raise MissingExtra(missing_extra("drawing the figure", "matplotlib", "plot")) from None
+        raise MissingExtraError(missing_extra("drawing the figure", "matplotlib", "plot")) from None
     matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
 
