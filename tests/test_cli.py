@@ -7,6 +7,7 @@ runs the NumPy-only tests in a venv that has no torch at all.
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,7 @@ def test_version_is_the_package_version(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.strip() == f"manual-backprop {manual_backprop.__version__}"
+    assert importlib.metadata.version("manual-backprop") == manual_backprop.__version__  # the one source
 
 
 @pytest.mark.parametrize("argv", [[], ["frobnicate"]], ids=["no-command", "unknown-command"])
@@ -60,6 +62,12 @@ def test_usage_errors_exit_2_and_list_the_commands(capsys, argv):
 def test_explain_runs_the_explain_module(capsys):
     assert main(["explain", "--sizes", "4", "16", "2", "--batch", "32"]) == 0
     assert "dL/dW_O (2×16) = dL/dO (2×32) · Ĥᵀ (32×16)" in capsys.readouterr().out
+
+
+def test_grade_of_a_file_python_cannot_load_is_a_failed_import(tmp_path, capsys):
+    (tmp_path / "solution.txt").write_text(SOLUTION)  # no .py: no loader for it
+    assert main(["grade", str(tmp_path / "solution.txt"), "--reference", "finite_differences"]) == 1
+    assert "cannot be loaded as a Python module" in capsys.readouterr().out
 
 
 def test_grade_runs_the_grader_with_finite_differences(tmp_path, capsys):
