@@ -15,7 +15,7 @@ try:
     import torch
     from torch import nn
 except ImportError as err:
-    raise MissingExtraError(missing_extra("torch_ref's torch twin, autograd oracle, lockstep comparison and bench",
-                                     "torch", "torch")) from err
+    raise MissingExtraError(missing_extra("the torch side of torch_ref (TorchMLP, autograd, compare, bench)",
+                                          "torch", "torch")) from err
 
 __all__ = ["nn", "torch"]
