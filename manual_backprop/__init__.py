@@ -10,4 +10,6 @@ from .losses import LOSSES
 from .mlp import MLP
 from .validation import SUPPORTED_DTYPES
 
+__version__ = "0.1.0"  # the one source: pyproject.toml reads it, `manual-backprop --version` prints it
+
 __all__ = ["MLP", "ACTIVATIONS", "LOSSES", "SUPPORTED_DTYPES"]

@@ -8,10 +8,12 @@ features × batch: ``I`` is ``(D_I, N)``, ``O`` and dense targets ``Y`` are
 from __future__ import annotations
 
 import math
+import os
 from contextlib import contextmanager
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .activations import get_activation
 from .losses import get_loss
@@ -50,7 +52,7 @@ class MLP:
 
     def __init__(self, sizes: Sequence[int], activation: str = "sigmoid",
                  output_activation: str = "identity", loss: str = "half_sse",
-                 dtype=np.float64, seed: int | None = 0):
+                 dtype: DTypeLike = np.float64, seed: int | None = 0) -> None:
         self.sizes = check_sizes(sizes)
         self.activation = activation
         self.output_activation = output_activation
@@ -76,7 +78,7 @@ class MLP:
                 f"output_activation={self.output_activation!r}, loss={self.loss_name!r}, "
                 f"dtype=np.{self.dtype.name}, seed={self.seed!r})")
 
-    def forward(self, I) -> np.ndarray:
+    def forward(self, I: ArrayLike) -> NDArray[np.floating]:
         """O = f_O(W_O f(W_H I + b_H) + b_O). I: (D_I, N). Returns O: (D_O, N).
 
         Keeps what backward needs (each layer's input, pre-activation and
@@ -93,14 +95,14 @@ class MLP:
         self._cache = cache
         return _read_only(O)
 
-    def loss(self, O, Y) -> float:
+    def loss(self, O: ArrayLike, Y: ArrayLike) -> float:
         """The configured loss of outputs O (D_O, N) against targets Y, as a Python float."""
         O = as_outputs(O, self.sizes[-1], self.dtype)  # finite (D_O, N)
         Y = self._targets(Y, O.shape[1], "O's batch")
         with _overflow_is_an_error("the loss", self.dtype, "O or Y is"):
             return _finite_loss(self.loss_function.forward(O, Y), self.loss_name)
 
-    def backward(self, Y) -> dict[str, np.ndarray]:
+    def backward(self, Y: ArrayLike) -> dict[str, NDArray[np.floating]]:
         """Gradients of the loss at the last forward's output, keyed and shaped like params."""
         if self._cache is None:
             raise RuntimeError("backward needs the cache of a successful forward pass: call "
@@ -111,7 +113,7 @@ class MLP:
             dO = self.loss_function.backward(O, Y)  # (D_O, N): seeds the backward
             return network_backward(self.params, self.layer_names, self.layer_activations, self._cache, dO)
 
-    def sgd_step(self, grads: dict, lr: float) -> None:
+    def sgd_step(self, grads: Mapping[str, ArrayLike], lr: float) -> None:
         """Seed: w := w − α · dL/dw, in place, for every parameter.
 
         Everything is checked and every new value computed before the first write,
@@ -119,7 +121,7 @@ class MLP:
         """
         sgd_update(self.params, check_grads(grads, self.params), check_lr(lr))
 
-    def train_step(self, I, Y, lr: float) -> float:
+    def train_step(self, I: ArrayLike, Y: ArrayLike, lr: float) -> float:
         """One SGD step on a mini-batch: forward, loss, backward, update. Returns the loss before the step.
 
         The same as ``O = forward(I); L = loss(O, Y); sgd_step(backward(Y), lr)``,
@@ -140,12 +142,12 @@ class MLP:
         self._cache = cache
         return L
 
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Write the parameters and the configuration to the .npz file ``path`` (no suffix is added)."""
         save_mlp(self, path)
 
     @classmethod
-    def load(cls, path) -> "MLP":
+    def load(cls, path: str | os.PathLike[str]) -> MLP:
         """The net saved at ``path`` by ``save``, parameters bit-exact; a damaged file is a ValueError."""
         return load_mlp(cls, path)
 

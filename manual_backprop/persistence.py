@@ -119,7 +119,7 @@ def write_atomically(directory: str, name: str, arrays: dict) -> None:
         with os.fdopen(fd, "wb") as f:
             if mode is not None:
                 os.chmod(tmp, mode)
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stubs fear a key named allow_pickle
             f.flush()
             os.fsync(f.fileno())  # the data is on disk before the name points at it
         os.replace(tmp, target)  # atomic: a crash leaves the old file or the new one

@@ -7,11 +7,24 @@ use the same numbers.
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
 from manual_backprop.oracle.cases import random_batch  # noqa: F401  (seeded test data for every test module)
 from manual_backprop.oracle.tolerances import Tolerance, is_close, max_errors, tolerance_for
+from torch_ref._extras import install_hint
+
+# Without torch (a core install: NumPy only) these modules are not collected, nor the tests
+# marked needs_torch in the others, and the report's header says so; all else is NumPy only and runs.
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+NEED_TORCH = [
+    "test_bench.py", "test_compare.py", "test_determinism.py", "test_lockstep.py", "test_matrix.py",
+    "test_oracle_diagnosis.py", "test_oracle_library.py", "test_oracle_report.py",
+    "test_properties.py", "test_stability.py", "test_state_dict.py", "test_twins.py",
+]
+collect_ignore = [] if HAS_TORCH else NEED_TORCH
 
 DTYPES = {"f64": np.float64, "f32": np.float32}
 
@@ -55,9 +68,27 @@ def assert_grads_close(grads, expected, dtype, source: str) -> None:
 def pytest_configure(config):
     """One torch thread per test process: the matrices here are tiny, and under xdist
     several processes each spinning a thread pool on a busy machine ran the suite 5× slower."""
-    import torch
+    if HAS_TORCH:
+        import torch
 
-    torch.set_num_threads(1)
+        torch.set_num_threads(1)
+
+
+def pytest_report_header(config):
+    if not HAS_TORCH:
+        return (f"torch is not installed: the NumPy-only tests run; not collected (they need torch): "
+                f"{', '.join(NEED_TORCH)}, and the tests marked needs_torch (deselected). "
+                f"To run them: {install_hint('torch')}")
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    if HAS_TORCH:
+        return
+    need_torch = [item for item in items if item.get_closest_marker("needs_torch")]
+    if need_torch:
+        items[:] = [item for item in items if not item.get_closest_marker("needs_torch")]
+        config.hook.pytest_deselected(items=need_torch)
 
 
 @pytest.fixture(params=list(DTYPES.values()), ids=list(DTYPES))

@@ -1,18 +1,19 @@
-"""scripts/bench.py runs and reports what it says; no speed is asserted here (that is the script's job)."""
+"""The bench (``manual-backprop bench``, torch_ref/bench.py) runs and reports what it says.
+
+No speed is asserted here (that is the bench's own job)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import numpy as np
 import pytest
 
-from test_compare import load_script
-
 
 @pytest.fixture(scope="module")
 def bench():
-    return load_script("bench")
+    return importlib.import_module("torch_ref.bench")
 
 
 @pytest.mark.parametrize("sizes,N,expected", [

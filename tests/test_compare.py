@@ -1,4 +1,4 @@
-"""The main job, scripts/compare.py, and the lockstep training behind it.
+"""The main job, ``manual-backprop compare`` (torch_ref/compare/main.py), and the lockstep training behind it.
 
 Its verdict must be able to fail: a manual net with a planted mistake has to
 make it exit 1, naming the gradient that is off.
@@ -6,9 +6,8 @@ make it exit 1, naming the gradient that is off.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,19 +17,10 @@ from manual_backprop.activations import ACTIVATIONS
 from torch_ref.compare.datasets import generated, minibatches, n_batches
 from torch_ref.compare.lockstep import lockstep
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_script", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def compare():
-    return load_script("compare")
+    return importlib.import_module("torch_ref.compare.main")
 
 
 @pytest.mark.parametrize("argv", [
@@ -91,15 +81,15 @@ def test_bad_options_exit_2(compare, capsys, argv):
 
 
 @pytest.mark.parametrize("argv,module,extra", [
-    pytest.param(["--plot", "x.png"], "matplotlib", ".[plot]", id="plot-without-matplotlib"),
-    pytest.param(["--dataset", "digits"], "sklearn", ".[digits]", id="digits-without-scikit-learn"),
+    pytest.param(["--plot", "x.png"], "matplotlib", "plot", id="plot-without-matplotlib"),
+    pytest.param(["--dataset", "digits"], "sklearn", "digits", id="digits-without-scikit-learn"),
 ])
 def test_missing_optional_extra_is_a_clear_error(compare, capsys, monkeypatch, argv, module, extra):
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail as if not installed
     with pytest.raises(SystemExit) as exc:
         compare.main(argv)
     assert exc.value.code == 2
-    assert f'pip install -e "{extra}"' in capsys.readouterr().err
+    assert f'pip install "manual-backprop[{extra}]"' in capsys.readouterr().err
 
 
 def test_plot_writes_a_small_png(compare, tmp_path, capsys):

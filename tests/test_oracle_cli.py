@@ -50,6 +50,7 @@ def solution(tmp_path):
     return path
 
 
+@pytest.mark.needs_torch  # the autograd reference
 def test_grade_right_solution_exits_0(solution):
     result = _run("-m", "torch_ref.grade", str(solution))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -57,6 +58,7 @@ def test_grade_right_solution_exits_0(solution):
     assert result.stdout.count("PASSED") == 4
 
 
+@pytest.mark.needs_torch  # the autograd reference
 def test_grade_wrong_solution_exits_1_with_the_table(solution):
     result = _run("-m", "torch_ref.grade", str(solution), "--function", "transposed")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -87,6 +89,7 @@ def test_grade_usage_errors_exit_2_before_running_student_code(solution, tmp_pat
     assert message in result.stderr and result.stdout == ""
 
 
+@pytest.mark.needs_torch  # the autograd reference
 @pytest.mark.parametrize("function,message", [
     ("returns_list", "returns_list returned list; it must return a dict of gradients"),
     ("nope", "defines no function 'nope'; its functions: ['backward', 'returns_list', 'transposed']"),

@@ -99,11 +99,13 @@ def test_pyproject_declares_the_entry_point():
     assert config["project"]["entry-points"]["pytest11"] == {"backprop_oracle": PLUGIN}
 
 
+@pytest.mark.needs_torch  # the autograd reference
 def test_right_solution_passes(pytester):
     result = _run(pytester, "def test_backward(backprop_oracle):\n    backprop_oracle(right)\n")
     result.assert_outcomes(passed=1)
 
 
+@pytest.mark.needs_torch  # the autograd reference
 def test_wrong_solution_fails_with_the_per_parameter_table(pytester):
     result = _run(pytester, "def test_backward(backprop_oracle):\n    backprop_oracle(wrong)\n")
     result.assert_outcomes(failed=1)
@@ -115,6 +117,7 @@ def test_wrong_solution_fails_with_the_per_parameter_table(pytester):
     assert "3-5-3, N=1" not in out  # per-sample = summed at N = 1: that net passes and is not shown
 
 
+@pytest.mark.needs_torch  # the autograd reference
 def test_every_parameter_named_when_all_are_wrong(pytester):
     result = _run(pytester, "def test_backward(backprop_oracle):\n    backprop_oracle(no_half)\n")
     result.assert_outcomes(failed=1)
@@ -124,6 +127,7 @@ def test_every_parameter_named_when_all_are_wrong(pytester):
     assert "0 of 4 nets passed" in out
 
 
+@pytest.mark.needs_torch  # the autograd reference
 def test_configuration_and_finite_difference_reference(pytester):
     body = ("def test_tanh(backprop_oracle):\n"
             "    backprop_oracle(tanh_right, activation='tanh', reference='finite_differences')\n"
@@ -136,6 +140,7 @@ def test_configuration_and_finite_difference_reference(pytester):
     assert "FAIL activation_derivative" in out and "FAIL unknown" not in out
 
 
+@pytest.mark.needs_torch  # the autograd reference
 def test_results_without_failing_and_a_crashing_solution(pytester):
     body = ("import pytest\n"
             "def test_results(backprop_oracle):\n"

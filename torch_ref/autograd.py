@@ -19,12 +19,14 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
-import torch
+from numpy.typing import ArrayLike
 
+from manual_backprop import MLP
 from manual_backprop.oracle.comparison import compare_gradients, validate_inputs
 from manual_backprop.oracle.report import GradientReport
 from manual_backprop.oracle.tolerances import tolerance_for
 
+from ._torch import torch  # without torch: an ImportError naming the extra
 from .model import TorchMLP
 
 
@@ -36,7 +38,7 @@ class AutogradResult(NamedTuple):
     grads: dict  # seed names → np.ndarray, shaped like net.params
 
 
-def run_autograd(net, I, Y) -> AutogradResult:
+def run_autograd(net: MLP, I: ArrayLike, Y: ArrayLike) -> AutogradResult:
     """Forward, loss and backward of a fresh twin of ``net`` on (I (D_I, N), Y); net is unchanged."""
     model = TorchMLP.from_manual(net)
     # copies, always: torch.from_numpy of a read-only array (a (D_I, 1) I is contiguous once
@@ -48,12 +50,12 @@ def run_autograd(net, I, Y) -> AutogradResult:
     return AutogradResult(out.detach().numpy().T.copy(), float(loss.item()), model.grads())
 
 
-def autograd_grads(net, I, Y) -> dict[str, np.ndarray]:
+def autograd_grads(net: MLP, I: ArrayLike, Y: ArrayLike) -> dict[str, np.ndarray]:
     """dL/dw for every parameter of ``net`` by torch autograd, keyed and shaped like net.params."""
     return run_autograd(net, I, Y).grads
 
 
-def check_gradients(net, I, Y, grads: Mapping) -> GradientReport:
+def check_gradients(net: MLP, I: ArrayLike, Y: ArrayLike, grads: Mapping) -> GradientReport:
     """Compare candidate ``grads`` with autograd's for ``net`` at (I (D_I, N), Y), per parameter.
 
     Y: (D_O, N), or class indices (N,) for softmax_cross_entropy. Tolerances

@@ -47,11 +47,18 @@ from manual_backprop.oracle.hidden import draw_cases
 from manual_backprop.oracle.isolation import Limits
 from manual_backprop.oracle.tolerances import tolerance_for
 
+from ._extras import install_hint
+
 DEFAULT_MEMORY_MB = 1024
 
 
+def _prog() -> str:
+    """The command's name as the user typed it: ``manual-backprop grade`` or ``python -m torch_ref.grade``."""
+    return sys.argv[0] if sys.argv[0].startswith("manual-backprop") else "python -m torch_ref.grade"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m torch_ref.grade",
+    parser = argparse.ArgumentParser(prog=_prog(),
                                      description="Check students' backward(params, I, Y) -> grads, "
                                                  "each in its own child process.")
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
@@ -90,7 +97,8 @@ def _check(reference: str) -> CachedCheck:
     if reference == "finite_differences":
         return CachedCheck(numerical_grads, "finite differences", finite_difference_tolerance)
     if importlib.util.find_spec("torch") is None:
-        raise UsageError("torch is not installed; use --reference finite_differences")
+        raise UsageError(f"--reference autograd needs torch: {install_hint('torch')}; "
+                         f"or grade with --reference finite_differences")
     threading.Thread(target=_import_autograd, daemon=True).start()  # while the first children start
 
     def autograd(net, I, Y):
@@ -123,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         paths, cases, check = _usage_checks(args)
     except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"{_prog()}: error: {err}", file=sys.stderr)
         return 2
 
     def grade_proxies(proxies):

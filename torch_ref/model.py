@@ -9,17 +9,18 @@ here and ``(fan_out, 1)`` there.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
+from manual_backprop import MLP
 from manual_backprop.activations import ELU_ALPHA, LEAKY_RELU_SLOPE, SOFTPLUS_THRESHOLD
 from manual_backprop.losses import get_loss
 from manual_backprop.network import layer_activation_names, layer_names
 
-TORCH_ACTIVATIONS = {
+from ._torch import nn, torch  # without torch: an ImportError naming the extra
+
+TORCH_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
     "relu": nn.ReLU,
@@ -66,7 +67,7 @@ class TorchMLP(nn.Module):
         self.loss_fn = TORCH_LOSSES[loss]()
 
     @classmethod
-    def from_manual(cls, net) -> "TorchMLP":
+    def from_manual(cls, net: MLP) -> TorchMLP:
         """A twin with the manual net's configuration and a bit-exact copy of its weights."""
         model = cls(net.sizes, net.activation, net.output_activation, net.loss_name, net.dtype)
         model.load_params(net.params)

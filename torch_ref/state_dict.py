@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-import torch
 
 from manual_backprop.network import layer_names
+
+from ._torch import torch  # without torch: an ImportError naming the extra
 
 
 def state_dict_from_params(params: Mapping) -> dict[str, torch.Tensor]:

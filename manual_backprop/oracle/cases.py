@@ -86,7 +86,7 @@ def random_batch(sizes, N: int, loss: str = "half_sse", seed: int = 0, scale: fl
     rng = np.random.default_rng(seed)
     I = scale * rng.standard_normal((sizes[0], N))
     if get_loss(loss).class_index:
-        Y = rng.integers(0, sizes[-1], size=N)
+        Y: np.ndarray = rng.integers(0, sizes[-1], size=N)
     else:
         Y = rng.standard_normal((sizes[-1], N))
     return I, Y

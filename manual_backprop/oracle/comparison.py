@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Optional
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..mlp import MLP
 from ..validation import as_inputs, as_targets, unwrap_array
@@ -115,7 +116,7 @@ def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name
     return GradientReport(checks, reference_name, loosest, describe(net, N), unexpected, base_tolerance=tol)
 
 
-def check_gradients_fd(net, I, Y, grads: Mapping) -> GradientReport:
+def check_gradients_fd(net: MLP, I: ArrayLike, Y: ArrayLike, grads: Mapping) -> GradientReport:
     """Check candidate ``grads`` against central finite differences (float64), without torch.
 
     I: (D_I, N). Y: (D_O, N), or class indices (N,). grads: a dict keyed like

@@ -340,7 +340,7 @@ def _wrong_derivatives(act: Activation, Z: str, A: str) -> list[tuple[str, Activ
 def _float64_setup(net, I, Y):
     params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
     I = np.asarray(I, dtype=np.float64)
-    Y = as_targets(Y, net.loss_function, net.sizes[-1], I.shape[1], np.float64, "I's batch")
+    Y = as_targets(Y, net.loss_function, net.sizes[-1], I.shape[1], np.dtype(np.float64), "I's batch")
     return params, I, Y
 
 

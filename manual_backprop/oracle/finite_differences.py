@@ -24,7 +24,7 @@ def numerical_grads(net, I, Y, h: float = FINITE_DIFFERENCE_STEP) -> dict[str, n
     params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
     I = np.asarray(I, dtype=np.float64)
     loss = net.loss_function
-    Y = as_targets(Y, loss, net.sizes[-1], I.shape[1], np.float64, "I's batch")
+    Y = as_targets(Y, loss, net.sizes[-1], I.shape[1], np.dtype(np.float64), "I's batch")
 
     def loss_at() -> float:
         O, _ = network_forward(params, net.layer_names, net.layer_activations, I)

@@ -5,7 +5,7 @@
   dense ``(D_O, n)`` or, for ``softmax_cross_entropy``, the teacher's argmax
   as class indices ``(n,)``.
 - ``digits``: scikit-learn's bundled 8×8 handwritten digits (1797 samples,
-  64 inputs, 10 classes), an optional extra: ``pip install -e ".[digits]"``.
+  64 inputs, 10 classes), an optional extra: ``pip install "manual-backprop[digits]"``.
   Pixels (0 … 16) are scaled to [0, 1]; targets are class indices, or one-hot
   ``(10, n)`` for the dense losses.
 
@@ -17,6 +17,8 @@ from __future__ import annotations
 from typing import Iterator
 
 import numpy as np
+
+from .._extras import MissingExtraError, missing_extra
 
 DIGITS_SIZES = (64, 10)  # (D_I, D_O) of the digits data set
 TEACHER_WIDTH = 8  # hidden width of the generated data set's teacher net
@@ -37,7 +39,7 @@ def digits(class_index: bool):
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise ImportError('the digits data set needs scikit-learn: pip install -e ".[digits]"') from None
+        raise MissingExtraError(missing_extra("the digits data set", "scikit-learn", "digits")) from None
     data = load_digits()
     X = data.data.T / 16.0  # (64, n): pixel intensities 0 … 16 scaled to [0, 1]
     y = data.target  # (n,)

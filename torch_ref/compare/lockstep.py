@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
 import numpy as np
-import torch
 
 from manual_backprop.oracle.tolerances import LOCKSTEP, Tolerance, is_close, max_errors, tolerance_for
 
+from .._torch import torch  # without torch: an ImportError naming the extra
 from ..model import TorchMLP
 
 

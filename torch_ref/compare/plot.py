@@ -1,12 +1,14 @@
 """A picture of a lockstep run: both loss curves overlaid, and the twins' gradient differences per step.
 
-matplotlib is an optional extra (``pip install -e ".[plot]"``), imported only
+matplotlib is an optional extra (``pip install "manual-backprop[plot]"``), imported only
 when a picture is drawn.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .._extras import MissingExtraError, missing_extra
 
 
 def plot_lockstep(result, path: str, title: str = "") -> None:
@@ -19,7 +21,7 @@ def plot_lockstep(result, path: str, title: str = "") -> None:
     try:
         import matplotlib
     except ImportError:
-        raise ImportError('drawing the figure needs matplotlib: pip install -e ".[plot]"') from None
+        raise MissingExtraError(missing_extra("drawing the figure", "matplotlib", "plot")) from None
     matplotlib.use("Agg")  # files only: no display needed
     import matplotlib.pyplot as plt
 

@@ -1,0 +1,288 @@
+"""Time one SGD training step of the manual net against torch, and against its matrix products alone.
+
+    python scripts/bench.py                    # the full grid, a table and the targets
+    python scripts/bench.py --json             # the same figures as JSON, for machines
+    python scripts/bench.py --grid seed --no-compile   # the seed's tiny net only, quickly
+
+One step is forward, loss, backward and the SGD update, on a fixed batch, for
+the seed's configuration (sigmoid hidden, identity output, ``half_sse``).
+Beside the manual step (``MLP.train_step``) it times:
+
+- torch eager: ``zero_grad``, forward, loss, ``backward``, ``SGD.step`` on the twin;
+- torch.compile: the same with the twin's forward compiled (reported as
+  unavailable, with the reason, where it fails on the machine);
+- matmuls: only the matrix products the manual step needs, into preallocated
+  outputs (per layer, forward ``W X`` and backward ``dZ Xᵀ``, plus ``Wᵀ dZ``
+  for every layer but the first, whose input needs no gradient). No
+  implementation of the step can beat this floor; its GFLOP/s is the BLAS's.
+
+Timings are interleaved in one process: every repetition runs each
+implementation once, in turn, for a block of steps long enough to time. Each
+block begins with one untimed step, so that every implementation is timed in
+its own steady state, as in a training loop, and not in the state the one
+before it left: after numpy's last matrix product OpenBLAS's idle threads spin
+for up to about 0.1 s and take cores from torch's threads (measured here: the
+big net's torch step takes twice as long right after a numpy product), and
+torch returns large freed tensors to the system, so the next numpy step pays
+page faults. ``--cold`` drops the untimed step to show that cost. The
+fastest block counts (noise from other processes only ever adds time, and it
+hurts torch's thread team most, so the minimum is the fair figure on a shared
+machine; ``--json`` also gives the medians). Ratios are manual / other.
+torch's intra-op threads are set equal to numpy's BLAS threads so that
+neither gets more cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+from manual_backprop import MLP
+from torch_ref import TorchMLP
+from torch_ref._torch import torch  # without torch: an ImportError naming the extra
+
+GRIDS = {
+    "seed": [((4, 16, 2), 32)],
+    "targets": [((4, 16, 2), 32), ((1024, 2048, 1024), 512)],
+    "full": [((4, 16, 2), 32), ((64, 128, 10), 128), ((256, 512, 256), 256),
+             ((1024, 2048, 1024), 512)],
+}
+DTYPES = (np.float64, np.float32)
+IMPLEMENTATIONS = ("manual", "matmuls", "torch_eager", "torch_compile")
+LR = 1e-6  # small, so that repeated steps on one batch leave the weights in range
+
+# (what, sizes, N, dtype, numerator, denominator, at most)
+TARGETS = [
+    ("seed net: manual / torch eager", (4, 16, 2), 32, "float64", "manual", "torch_eager", 0.20),
+    ("big net: manual / its matmuls alone", (1024, 2048, 1024), 512, "float32",
+     "manual", "matmuls", 1.10),
+    ("big net: manual / torch eager", (1024, 2048, 1024), 512, "float32",
+     "manual", "torch_eager", 0.90),
+]
+
+
+def blas_info() -> dict:
+    """numpy's BLAS library, kernel (CPU architecture it picked) and threads, via threadpoolctl if present."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return {"library": "unknown (threadpoolctl not installed)", "kernel": "unknown", "threads": None}
+    pools = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    mine = [p for p in pools if "numpy" in p["filepath"]] or pools  # numpy's own, e.g. numpy.libs/
+    if not mine:
+        return {"library": "unknown", "kernel": "unknown", "threads": None}
+    p = mine[0]
+    return {"library": f"{p['internal_api']} {p.get('version') or ''}".strip(),
+            "kernel": p.get("architecture", "unknown"), "threads": p["num_threads"]}
+
+
+def matmul_plan(sizes, N, dtype, rng):
+    """The step's matrix products as (A, B, out) with outputs preallocated, and their FLOP count."""
+    plan, flops = [], 0
+    for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        W = rng.standard_normal((fan_out, fan_in)).astype(dtype)
+        X = rng.standard_normal((fan_in, N)).astype(dtype)
+        dZ = rng.standard_normal((fan_out, N)).astype(dtype)
+        plan.append((W, X, np.empty((fan_out, N), dtype)))  # forward: Z = W X
+        plan.append((dZ, X.T, np.empty((fan_out, fan_in), dtype)))  # backward: dW = dZ Xᵀ
+        products = 2
+        if layer > 0:
+            plan.append((W.T, dZ, np.empty((fan_in, N), dtype)))  # backward: dX = Wᵀ dZ
+            products = 3
+        flops += products * 2 * fan_out * fan_in * N
+    return plan, flops
+
+
+def step_functions(sizes, N, dtype, compile_torch: bool):
+    """One callable per implementation (None where unavailable) and the reason for any None."""
+    rng = np.random.default_rng(0)
+    I = rng.standard_normal((sizes[0], N)).astype(dtype)
+    Y = rng.standard_normal((sizes[-1], N)).astype(dtype)
+    net = MLP(sizes, dtype=dtype, seed=0)
+
+    def manual():
+        net.train_step(I, Y, LR)
+
+    plan, flops = matmul_plan(sizes, N, dtype, rng)
+
+    def matmuls():
+        for A, B, out in plan:
+            np.matmul(A, B, out=out)
+
+    X = torch.from_numpy(np.ascontiguousarray(I.T))  # (N, D_I)
+    T = torch.from_numpy(np.ascontiguousarray(Y.T))  # (N, D_O)
+
+    def torch_step(model):
+        opt = torch.optim.SGD(model.parameters(), lr=LR)
+
+        def step():
+            opt.zero_grad()
+            model.loss_fn(model(X), T).backward()
+            opt.step()
+        return step
+
+    fns = {"manual": manual, "matmuls": matmuls,
+           "torch_eager": torch_step(TorchMLP.from_manual(net)), "torch_compile": None}
+    notes = {}
+    if compile_torch:
+        try:
+            torch._dynamo.reset()
+            eager = TorchMLP.from_manual(net)
+            step = torch_step(torch.compile(eager, dynamic=False))  # keeps eager's loss_fn
+            step()  # compiles here; failures surface now
+            fns["torch_compile"] = step
+        except Exception as exc:  # any failure of the compiler stack: report it, don't stop
+            notes["torch_compile"] = f"unavailable: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+    else:
+        notes["torch_compile"] = "skipped (--no-compile)"
+    return fns, flops, notes
+
+
+def time_interleaved(fns: dict, repeats: int, min_block_s: float, settle: bool = True) -> dict:
+    """(min, median) seconds per call of each function; every repetition runs each one, in turn, for a block."""
+    live = {k: f for k, f in fns.items() if f is not None}
+    for f in live.values():
+        f()  # warm up: caches, allocator, lazy initialisation
+    calls = {k: max(1, int(min_block_s / max(min(_block(f, 1) for _ in range(3)), 1e-7)))
+             for k, f in live.items()}  # each block lasts about min_block_s
+    samples = {k: [] for k in live}
+    order = list(live)
+    for r in range(repeats):
+        for k in order[r % len(order):] + order[:r % len(order)]:  # rotate who runs first
+            if settle:
+                live[k]()  # untimed: each implementation is timed in its own steady state
+            samples[k].append(_block(live[k], calls[k]) / calls[k])
+    return {k: (float(np.min(v)), float(np.median(v))) for k, v in samples.items()}
+
+
+def _block(f, calls: int) -> float:
+    start = time.perf_counter()
+    for _ in range(calls):
+        f()
+    return time.perf_counter() - start
+
+
+def run(grid, repeats: int, min_block_s: float, compile_torch: bool, settle: bool,
+        progress) -> list[dict]:
+    rows = []
+    for sizes, N in grid:
+        for dtype in DTYPES:
+            name = np.dtype(dtype).name
+            progress(f"timing {'-'.join(map(str, sizes))} N={N} {name}")
+            fns, flops, notes = step_functions(sizes, N, dtype, compile_torch)
+            times = time_interleaved(fns, repeats, min_block_s, settle)
+            rows.append({"sizes": list(sizes), "N": N, "dtype": name, "flops": flops,
+                         "seconds": {k: times[k][0] if k in times else None for k in IMPLEMENTATIONS},
+                         "median_seconds": {k: times[k][1] if k in times else None
+                                            for k in IMPLEMENTATIONS},
+                         "notes": notes})
+    return rows
+
+
+def ratio(row, num, den):
+    a, b = row["seconds"].get(num), row["seconds"].get(den)
+    return None if a is None or b is None else a / b
+
+
+def check_targets(rows) -> list[dict]:
+    out = []
+    for what, sizes, N, dtype, num, den, limit in TARGETS:
+        match = [r for r in rows if tuple(r["sizes"]) == sizes and r["N"] == N and r["dtype"] == dtype]
+        value = ratio(match[0], num, den) if match else None
+        # No manual step is faster than its matrix products: manual / other ≥ matmuls / other.
+        bound = ratio(match[0], "matmuls", den) if match and den != "matmuls" else None
+        out.append({"target": what, "sizes": list(sizes), "N": N, "dtype": dtype, "ratio": value,
+                    "at_most": limit, "met": None if value is None else value <= limit,
+                    "lowest_possible": bound})
+    return out
+
+
+def _ms(s):
+    return "   n/a" if s is None else f"{s * 1e3:8.3f}"
+
+
+def _x(r):
+    return "  n/a" if r is None else f"{r:5.2f}"
+
+
+def print_table(rows, machine, targets) -> None:
+    print(f"numpy {np.__version__} BLAS: {machine['blas']['library']}, kernel {machine['blas']['kernel']}, "
+          f"{machine['blas']['threads']} threads; torch {torch.__version__}: "
+          f"{machine['torch_threads']} intra-op threads (set equal to numpy's BLAS threads)")
+    print(f"OPENBLAS_CORETYPE={machine['openblas_coretype']}  cpus={machine['cpus']}  "
+          f"load average before={machine['load_before']}  after={machine['load_after']}")
+    how = "each after an untimed step" if machine["settled"] else "cold: no untimed step (--cold)"
+    print(f"time of one step (ms, fastest of interleaved blocks, {how}); ratios are manual / other")
+    print(f"{'net':>16} {'N':>4} {'dtype':>7} {'manual':>8} {'matmuls':>8} {'eager':>8} {'compile':>8}"
+          f" {'/matmul':>7} {'/eager':>6} {'/compil':>7} {'GF/s man':>8} {'GF/s mm':>8}")
+    for r in rows:
+        s = r["seconds"]
+        gf = {k: (r["flops"] / s[k] / 1e9 if s[k] else None) for k in ("manual", "matmuls")}
+        print(f"{'-'.join(map(str, r['sizes'])):>16} {r['N']:>4} {r['dtype']:>7} {_ms(s['manual'])} "
+              f"{_ms(s['matmuls'])} {_ms(s['torch_eager'])} {_ms(s['torch_compile'])}"
+              f"   {_x(ratio(r, 'manual', 'matmuls'))}  {_x(ratio(r, 'manual', 'torch_eager'))}"
+              f"   {_x(ratio(r, 'manual', 'torch_compile'))} {gf['manual']:8.1f} {gf['matmuls']:8.1f}")
+        for k, note in r["notes"].items():
+            if not note.startswith("skipped"):
+                print(f"{'':>16} {k}: {note}")
+    if any(r["notes"].get("torch_compile", "").startswith("skipped") for r in rows):
+        print("torch.compile skipped (--no-compile)")
+    print("targets")
+    for t in targets:
+        verdict = "not measured" if t["met"] is None else ("met" if t["met"] else "MISSED")
+        value = "n/a" if t["ratio"] is None else f"{t['ratio']:.3f}"
+        floor = ("" if t["lowest_possible"] is None
+                 else f"  (matmuls alone would give {t['lowest_possible']:.3f})")
+        print(f"  {t['target']:<38} {'-'.join(map(str, t['sizes']))} N={t['N']} {t['dtype']}: "
+              f"{value} ≤ {t['at_most']:.2f}  {verdict}{floor}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--grid", choices=sorted(GRIDS), default="full", help="sizes to time (default: full)")
+    parser.add_argument("--repeats", type=int, default=21, help="interleaved repetitions (default: 21)")
+    parser.add_argument("--min-block", type=float, default=0.02,
+                        help="seconds each timed block lasts at least (default: 0.02)")
+    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to compile)")
+    parser.add_argument("--cold", action="store_true",
+                        help="no untimed step before each block: shows what switching costs (torch then "
+                             "runs while OpenBLAS's idle threads still spin); not a property of either step")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a measured target is missed")
+    args = parser.parse_args(argv)
+
+    blas = blas_info()
+    if blas["threads"]:
+        torch.set_num_threads(blas["threads"])
+    machine = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+               "blas": blas, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+               "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
+               "settled": not args.cold, "load_before": _load()}
+    progress = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    rows = run(GRIDS[args.grid], args.repeats, args.min_block, not args.no_compile, not args.cold,
+               progress)
+    machine["load_after"] = _load()
+    targets = check_targets(rows)
+    if args.json:
+        print(json.dumps({"machine": machine, "results": rows, "targets": targets}, indent=1))
+    else:
+        print_table(rows, machine, targets)
+    missed = any(t["met"] is False for t in targets)
+    return 1 if args.strict and missed else 0
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
