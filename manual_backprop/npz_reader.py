@@ -32,6 +32,7 @@ import zipfile
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class NpzReader:
             check_end_record(f, size)
             self.zip = zipfile.ZipFile(f)
             self.members = self._index(self.zip.infolist())
-        self.streams = {}  # key -> the member, opened by header() and positioned at its data
+        self.streams: dict[str, IO[bytes]] = {}  # key -> the member, opened by header() and positioned at its data
 
     def _index(self, infos) -> dict[str, zipfile.ZipInfo]:
         members = {}

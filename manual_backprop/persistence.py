@@ -119,7 +119,7 @@ def write_atomically(directory: str, name: str, arrays: dict) -> None:
         with os.fdopen(fd, "wb") as f:
             if mode is not None:
                 os.chmod(tmp, mode)
-            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stubs fear a key named allow_pickle
+            np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())  # the data is on disk before the name points at it
         os.replace(tmp, target)  # atomic: a crash leaves the old file or the new one
@@ -308,7 +308,8 @@ def copy_params(params) -> tuple[list[int], np.dtype, dict]:
     if set(params) != set(keys):
         raise ValueError(f"params must have the keys {keys}; got {list(params)}")
     dtype = getattr(params[keys[0]], "dtype", None)
-    sizes, copies = [], {}  # sizes: [D_I, fan_out of each layer so far]
+    sizes: list[int] = []  # [D_I, fan_out of each layer so far]
+    copies = {}
     for key in keys:
         p = params[key]
         if type(p) is not np.ndarray or p.dtype != dtype or p.dtype not in SUPPORTED_DTYPES:
@@ -329,4 +330,5 @@ def copy_params(params) -> tuple[list[int], np.dtype, dict]:
         if key.startswith("W_"):
             sizes += [p.shape[0]] if sizes else [p.shape[1], p.shape[0]]
         copies[key] = np.array(p, order="C")  # a copy, C-contiguous
+    assert dtype is not None  # every array in the loop above has this dtype
     return sizes, dtype, copies

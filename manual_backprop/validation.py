@@ -69,7 +69,7 @@ def check_sizes(sizes) -> tuple[int, ...]:
                 "; did you mean sizes.ravel()?")
         raise TypeError(f"{expected}, a 1-D sequence; got a {sizes.ndim}-D array of shape {sizes.shape}{hint}")
     try:
-        n = len(sizes) if hasattr(sizes, "__getitem__") else None
+        n: float | None = len(sizes) if hasattr(sizes, "__getitem__") else None
     except OverflowError:  # len(range(10**20))
         n = math.inf
     except Exception:  # no len(): an int, a 0-d tensor, ...

@@ -68,7 +68,7 @@ def find_submissions(arguments) -> list:
             raise UsageError(f"{argument} is not a Python file or notebook (.py or .ipynb)")
         else:
             found.append(path)
-    unique = {}
+    unique: dict[Path, Path] = {}
     for path in found:
         unique.setdefault(path.resolve(), path)
     return list(unique.values())
@@ -128,7 +128,7 @@ def grade_files(paths, grade_proxies: Callable, function: str = "backward",
     On an interruption (Ctrl-C), every running child is killed at once (they run in sessions
     of their own, out of the terminal's reach) and nothing more is started.
     """
-    running = set()
+    running: set[Child] = set()
 
     def one(path):
         return grade_file(path, grade_proxies, function, limits, running)
@@ -158,7 +158,8 @@ class CachedCheck:
 
     def __init__(self, reference: Callable, name: str, tolerance: Callable):
         self.reference, self.name, self.tolerance = reference, name, tolerance
-        self.cache, self.lock, self.computed = {}, threading.Lock(), 0
+        self.cache: dict[str, dict] = {}  # fingerprint -> the reference gradients
+        self.lock, self.computed = threading.Lock(), 0
 
     def __call__(self, net, I, Y, grads):
         I, Y, grads = validate_inputs(net, I, Y, grads)

@@ -35,7 +35,7 @@ QUIT_STATUS = 0  # the worker's exit status after the grader says it is done
 FILE_LIMIT_MB = 64  # a write beyond it fails (Python ignores SIGXFSZ): printing forever cannot fill the disk
 BROKEN_STATUS = 72  # the worker's exit status when its own code failed (the student patched it?)
 TRUSTED_BUILTINS = vars(builtins).copy()  # before any student code runs
-_student_builtins = {}  # builtins as the student's code last left them
+_student_builtins: dict[str, object] = {}  # builtins as the student's code last left them
 PYTEST_OUTCOMES = {"Skipped": "skip", "Exit": "exit", "Failed": "fail", "XFailed": "xfail"}
 
 

@@ -59,7 +59,7 @@ def param_tolerance(tol: Tolerance, dtype) -> tuple[Tolerance, Optional[Toleranc
     dt = np.dtype(dtype) if dtype is not None else None
     if dt in TOLERANCES:
         return tol.loosened(TOLERANCES[dt]), None
-    low = LOW_PRECISION.get(dt)
+    low = LOW_PRECISION.get(dt) if dt is not None else None
     return tol, (None if low is None else tol.loosened(low))
 
 
@@ -112,7 +112,7 @@ def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name
             dtype=None if dtype is None else dtype.name,
             readings=() if diagnosis is None else diagnosis.readings)
     unexpected = tuple(k for k in grads if k not in reference)
-    loosest = tol.loosened(*(p.tolerance for p in checks.values()))
+    loosest = tol.loosened(*(p.tolerance for p in checks.values() if p.tolerance is not None))  # each is set above
     return GradientReport(checks, reference_name, loosest, describe(net, N), unexpected, base_tolerance=tol)
 
 

@@ -205,7 +205,7 @@ def rivals(chosen: Reading, others: Sequence[Reading]) -> list:
     A reading that adds causes to all of ``chosen``'s (say 2 and 1/D_O, which cancel
     at D_O = 2) is no rival: naming ``chosen`` names only causes that it has too.
     """
-    out = []
+    out: list[Reading] = []
     for r in others:
         contains = (all(r.causes.count(c) >= chosen.causes.count(c) for c in chosen.causes)
                     and (not chosen.kind or r.hypothesis == chosen.hypothesis))
@@ -456,7 +456,7 @@ def consensus(per_net: Sequence[tuple[Optional[Diagnosis], int, int]]) -> Option
     ranked = sorted(common, key=lambda v: _rank(Reading("", *v)))
     top = Reading("", *ranked[0])
     others = rivals(top, [Reading("", *v) for v in ranked[1:]])
-    out = []
+    out: list[Optional[Diagnosis]] = []
     for d, N, D_O in per_net:
         if d is None:
             out.append(None)

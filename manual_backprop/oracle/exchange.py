@@ -192,4 +192,6 @@ def type_name(description) -> str:
     kind = description.get("kind") if isinstance(description, dict) else None
     if kind == "other" or (kind == "array" and description.get("type") not in (None, "ndarray")):
         return str(description.get("type"))[:60]
+    if not isinstance(kind, str):  # no description, or JSON whose kind is not a name
+        return "nothing readable"
     return {"dict": "a dict", "array": "an array", "float": "a number"}.get(kind, "nothing readable")

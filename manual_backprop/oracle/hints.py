@@ -98,7 +98,7 @@ def _clause(cause: str, c: _Context) -> str:
             extra = "; keep the column: .sum(axis=1, keepdims=True)"
         return f"got shape {c.got}, not {key}'s own shape; {own}{extra}"
     if cause == "not_summed_over_batch":
-        dZ = f"dL/d{c.s.Z}" if c.s else "dL/dZ"
+        dZ: Optional[str] = f"dL/d{c.s.Z}" if c.s else "dL/dZ"
         return (f"one gradient per sample {c.got}; the seed's dL/db = {dZ} holds per sample, "
                 f"over the batch {own}, i.e. {dZ}.sum(axis=1, keepdims=True)")
     if cause == "transposed":

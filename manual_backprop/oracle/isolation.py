@@ -33,7 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from . import exchange
 from .child import quiet_fork, run_forked
@@ -63,8 +63,11 @@ class Child:
     def __init__(self, limits: Limits, workdir: str, fds: tuple, label: str):
         self.limits, self.workdir, self.label = limits, workdir, label
         self.req, self.rep, self.status = fds
-        self.pid, self.proc, self.returncode = None, None, None
-        self.spent, self.frames, self.rep_open, self.ended = 0.0, exchange.Frames(), True, None
+        self.pid: Optional[int] = None  # set by spawn or fork, right after construction
+        self.proc: Optional[subprocess.Popen[bytes]] = None  # a spawned child's supervisor
+        self.returncode: Optional[int] = None
+        self.spent, self.frames, self.rep_open = 0.0, exchange.Frames(), True
+        self.ended: Optional[dict] = None  # the supervisor's report once it has ended
         for fd in fds:
             os.set_blocking(fd, False)
 
@@ -131,7 +134,8 @@ class Child:
 
     def call(self, name: str, args: tuple, role: str = "backward"):
         """Run ``name(*args)`` in the child; its result, or StudentCodeError."""
-        meta, arrays = {"op": "call", "function": name, "args": []}, {}
+        meta: dict[str, Any] = {"op": "call", "function": name, "args": []}
+        arrays = {}
         for i, arg in enumerate(args):
             description, packed = exchange.pack(arg, prefix=f"a{i}.")
             meta["args"].append(description)
@@ -245,14 +249,18 @@ class Child:
         if reply.get("memory") is True:
             limit = f"limit {self.limits.memory_mb} MB" if self.limits.memory_mb else "no limit set"
             return f"out of memory ({limit}) {where}"
-        reason = reply.get("reason") if isinstance(reply.get("reason"), str) else "failed"
+        reason = reply.get("reason")
+        if not isinstance(reason, str):
+            reason = "failed"
         return f"{sanitize(reason)[:300]} ({where})"
 
     def _ended_reason(self, when: str) -> str:
+        assert self.ended is not None  # called only once the supervisor has ended
         return ending(self.ended, when, self.limits.memory_mb)
 
     def kill(self) -> None:
         """SIGKILL the supervisor (while not yet reaped), the worker and all of their process group."""
+        assert self.pid is not None  # set by spawn or fork
         targets = [(os.killpg, self.pid)] + ([(os.kill, self.pid)] if self.returncode is None else [])
         for kill, target in targets:
             try:
@@ -270,6 +278,7 @@ class Child:
             except subprocess.TimeoutExpired:
                 pass
             return self.returncode
+        assert self.pid is not None  # a forked child: fork set it
         deadline = time.monotonic() + timeout
         while self.returncode is None:
             pid, status = os.waitpid(self.pid, os.WNOHANG)

@@ -162,7 +162,7 @@ def grade_loss(loss_fn: Callable, net, O: np.ndarray, Y: np.ndarray, tol: Tolera
     got, problem = _returned(returned, "loss")
     tol = _own_tolerance(tol, returned)
     if got is None or got.size != 1:
-        detail = problem or f"returned shape {got.shape}: one loss per entry?"
+        detail = problem if got is None else f"returned shape {got.shape}: one loss per entry?"
         return _failed("loss", "wrong_shape", detail, f"L is one number: {formula}")
     value = got.reshape(1)
     if not np.all(np.isfinite(value)):
@@ -200,6 +200,7 @@ def grade_sgd_step(sgd_step: Callable, net, tol: Tolerance, seed: int = 0, lr: f
     if plain_dict(out) is None:
         return _failed("sgd_step", "wrong_type", f"returned {type(out).__name__}, not a dict", seed_eq)
     out = plain_dict(out)
+    assert out is not None  # a dict: checked just above
     missing = [k for k in params if k not in out]
     if missing:
         return _failed("sgd_step", "missing", f"no new value for {missing}", seed_eq)
@@ -208,7 +209,8 @@ def grade_sgd_step(sgd_step: Callable, net, tol: Tolerance, seed: int = 0, lr: f
         arr, problem = _returned(out[k], f"sgd_step's {k!r}")
         tols[k] = _own_tolerance(tol, out[k])
         if arr is None or arr.shape != p.shape:
-            return _failed("sgd_step", "wrong_shape", problem or f"{k} has shape {arr.shape}, not {p.shape}", seed_eq)
+            return _failed("sgd_step", "wrong_shape",
+                           problem if arr is None else f"{k} has shape {arr.shape}, not {p.shape}", seed_eq)
         if not np.all(np.isfinite(arr)):
             return _failed("sgd_step", "not_finite", f"{k} holds NaN or inf", seed_eq)
         new[k] = arr
