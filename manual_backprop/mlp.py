@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
+from . import fast_step
 from .activations import get_activation
 from .losses import get_loss
 from .network import layer_names, network_backward, network_forward
@@ -99,26 +100,31 @@ class MLP:
     def train_step(self, I, Y, lr: float) -> float:
         """One SGD step on a mini-batch: forward, loss, backward, update. Returns the loss before the step.
 
-        The update is sgd_step's, w := w − α · dL/dw, reached by a shorter road:
-        backpropagation is linear in its seed dL/dO, so seeding it with α · dL/dO
-        yields α · dL/dw for every parameter at once. That scales one (D_O, N)
-        array instead of every weight matrix. The result equals sgd_step's up to
-        rounding (a few units in the last place).
+        The result is forward → loss → backward → sgd_step's, w := w − α · dL/dw,
+        up to rounding (a few units in the last place); the forward cache it
+        leaves is the one ``forward(I)`` would, for a later ``backward``. The work
+        is done by ``fast_step``, which says how it differs from that sequence.
 
-        I, Y and lr are checked once, up front; the steps it computes itself need
-        only the update's NaN/inf scan. A call that raises changes nothing.
+        I, Y and lr are checked once, up front. A call that raises changes
+        nothing: the parameters stay bit-identical and the forward cache is the
+        one before the call. Read-only parameters, an output or loss that
+        overflows, and an update that would not be finite are ValueErrors.
         """
         lr = check_lr(lr)
-        O = self.forward(I)  # checks I
-        if not all_finite(O):
-            check_finite(O, "the output O", OUTPUT_HINT)
-        Y = self._targets(Y, O.shape[1], "I's batch")
-        L = self._loss.forward(O, Y)
-        dO = self._loss.backward(O, Y)  # (D_O, N), a fresh array
-        dO *= lr
-        steps = network_backward(self.params, self.layer_names, self._activations, self._cache, dO)
-        self._update.apply_steps(self.params, steps, lr)  # steps[key] = α · dL/dw, p's shape
+        I = as_inputs(I, self.sizes[0], self.dtype)  # finite (D_I, N), cast to dtype
+        Y = self._targets(Y, I.shape[1], "I's batch")
+        L, self._cache = fast_step.train_step(self, I, Y, lr)  # assigned only when the whole step succeeded
         return L
+
+    @property
+    def layer_activations(self) -> tuple:
+        """The activation of each layer, first to last (registry entries: name, forward, backward)."""
+        return tuple(self._activations)
+
+    @property
+    def loss_function(self):
+        """The loss's registry entry (name, forward, backward, targets)."""
+        return self._loss
 
     def save(self, path) -> None:
         """Write the parameters and the configuration to the .npz file ``path`` (no suffix is added)."""

@@ -1,0 +1,348 @@
+"""The tuned training step behind ``MLP.train_step``: the reference's arithmetic, with less traffic.
+
+The reference (``network_forward`` → loss → ``network_backward`` →
+``MLP.sgd_step``) is written to be read against the seed: every step makes
+fresh arrays, forms every gradient, then forms every new parameter aside and
+scans it before writing. On a large net each of those is another pass over
+megabytes, and each fresh array must be faulted in by the allocator. This
+module computes the same step (equal up to rounding; ``tests/test_fast_step.py``
+holds it to that for every activation, loss, dtype and depths 1–3), and
+differs in these ways, each for speed:
+
+- **Work buffers.** Every array the step writes is allocated once per net and
+  batch size and reused, with ``out=`` throughout. The forward's arrays come in
+  two sets used in turn: the step writes into the set that is not the net's
+  current cache and hands it over only when the whole step has succeeded, so a
+  step that raises leaves the cache, like the parameters, as it was.
+- **The update folded into the product that makes the gradient.** With SciPy,
+  ``W ← W − lr · dZ · Xᵀ`` is one BLAS ``gemm`` with β = 1 writing into ``W``
+  (through its transposed, Fortran-ordered view), so no gradient array is
+  formed for a weight and ``W`` is not read and written again by the update.
+  Then *all* the step's products go through SciPy's BLAS: NumPy and SciPy
+  each bundle an OpenBLAS with its own thread pool, and handing the cores from
+  one pool to the other after every product costs more than it saves. Without
+  SciPy, NumPy's ``matmul`` forms each gradient in one scratch array (the size
+  of the largest weight) and the update is two passes over it.
+- **All or nothing without a copy.** The reference forms the new values aside
+  and scans them. Here, before the first write, one BLAS dot per array gives
+  ``‖W‖``, ``‖dZ‖`` and ``‖X‖`` (each finite only if every entry is), and
+  Cauchy–Schwarz bounds every entry of the new weight by
+  ``‖W‖ + lr · ‖dZ‖ · ‖X‖``. When that is far below the dtype's maximum no
+  entry can overflow, and the step writes in place. Otherwise (a NaN, or
+  values near overflow: rare) it falls back to ``MLP.sgd_step`` with the
+  gradients formed in full, which writes nothing and names the culprit.
+- **Fast kernels for the common layers**, computed in place and split over the
+  cores (NumPy releases the GIL inside a ufunc, so two threads run two halves
+  at once): sigmoid and tanh hidden layers, the identity output, and the
+  ``half_sse`` and ``mse`` losses. The sigmoid is the reference's own stable
+  formula, bit for bit. Every other activation and loss uses its registry
+  entry's forward and backward, unchanged.
+
+Nothing here changes a result the reference defines: the same contract, the
+same errors, the same cache for a later ``net.backward``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .validation import OUTPUT_HINT, check_finite
+
+try:  # optional: the folded update and one BLAS for every product
+    from scipy.linalg import blas as _scipy_blas
+except ImportError:  # pragma: no cover - exercised by forcing USE_SCIPY = False in the tests
+    _scipy_blas = None
+
+USE_SCIPY = _scipy_blas is not None  # the tests switch this off to exercise the NumPy route
+SPLIT_MIN = 1 << 16  # element-wise work on fewer entries runs in one thread: a hand-off costs ~20 µs
+BLAS_MIN = 1 << 18  # products of fewer multiply-adds (per layer) use NumPy's matmul: less call overhead
+
+_STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # net -> its TrainStep
+_pool = None
+
+
+def train_step(net, I: np.ndarray, Y: np.ndarray, lr: float):
+    """One SGD step of ``net`` on checked inputs; returns (loss before the step, the forward cache).
+
+    ``I`` must already be a finite ``(D_I, N)`` array of ``net.dtype``, ``Y`` the
+    checked targets and ``lr`` a checked float (``MLP.train_step`` does this).
+    Raises ValueError, with nothing written, for read-only parameters, an
+    overflowing forward or loss, or an update that is not finite.
+    """
+    step = _STEPS.get(net)
+    if step is None or not step.fits(net, I.shape[1]):
+        step = _STEPS[net] = TrainStep(net, I.shape[1])
+    return step(net, I, Y, lr)
+
+
+def _split(fn, *arrays) -> None:
+    """``fn(*arrays)`` on C-contiguous arrays of one shape, in two halves on two threads when large."""
+    global _pool
+    n = arrays[0].size
+    if n < SPLIT_MIN or _cores() < 2:
+        fn(*arrays)
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fast_step")
+    flat = [a.reshape(-1) for a in arrays]
+    h = n // 2
+    other = _pool.submit(fn, *(a[:h] for a in flat))
+    try:
+        fn(*(a[h:] for a in flat))
+    finally:
+        other.result()
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# --- element-wise kernels: each writes its result into ``out`` -------------------------------------
+
+def _sigmoid_forward(Z, out):
+    """The reference sigmoid, 1/(1+e) or e/(1+e) with e = e^(−|z|), bit for bit; no temporary beyond one mask."""
+    np.abs(Z, out=out)
+    np.negative(out, out=out)
+    np.exp(out, out=out)  # e^(−|z|) ≤ 1
+    den = out + 1.0
+    np.maximum(out, Z >= 0, out=out)  # numerator: 1 for z ≥ 0, e for z < 0
+    np.divide(out, den, out=out)
+
+
+def _sigmoid_backward(dA, A):
+    """dA := (1 − A) ⊙ dA ⊙ A in place: the reference's order, so bit for bit its result."""
+    t = np.subtract(1.0, A)
+    t *= dA
+    np.multiply(t, A, out=dA)
+
+
+def _tanh_forward(Z, out):
+    np.tanh(Z, out=out)
+
+
+def _tanh_backward(dA, A):
+    """dA := dA ⊙ (1 − A²) in place, in the reference's order."""
+    t = np.multiply(A, A)
+    np.subtract(1.0, t, out=t)
+    np.multiply(t, dA, out=dA)
+
+
+# name -> (forward(Z, out), backward_in_place(dA, A), output bounded by 1 in magnitude)
+FAST_ACTIVATIONS = {
+    "sigmoid": (_sigmoid_forward, _sigmoid_backward, True),
+    "tanh": (_tanh_forward, _tanh_backward, True),
+}
+
+
+class TrainStep:
+    """The work buffers of one net at one batch size, and the step that uses them."""
+
+    def __init__(self, net, N: int):
+        self.sizes, self.dtype, self.N = tuple(net.sizes), np.dtype(net.dtype), N
+        self.activations = tuple(net.layer_activations)
+        self.loss = net.loss_function
+        dt, n_layers = self.dtype, len(self.sizes) - 1
+        outs = self.sizes[1:]
+        self.fast = [a.name in FAST_ACTIVATIONS for a in self.activations]
+        self.identity = [a.name == "identity" for a in self.activations]
+        # two forward sets (Z, A) per layer; A only for a fast, non-identity activation
+        self.sets = [[(np.empty((d, N), dt), np.empty((d, N), dt) if f else None)
+                      for d, f in zip(outs, self.fast)] for _ in range(2)]
+        self.current = 1  # the set last handed out; the next step writes the other one
+        # dL/dA of every hidden layer's output (dZ is formed in it, in place), and dL/dO
+        self.dA = [np.empty((d, N), dt) for d in outs[:-1]]
+        self.dO = np.empty((outs[-1], N), dt) if self.loss.name in ("half_sse", "mse") else None
+        self.db = [np.empty((d, 1), dt) for d in outs]
+        self.new_b = [np.empty((d, 1), dt) for d in outs]
+        self.ones = np.ones(N, dt)
+        self.blas = [USE_SCIPY and fi * fo * N >= BLAS_MIN
+                     for fi, fo in zip(self.sizes[:-1], outs)]
+        if USE_SCIPY:
+            prefix = "d" if dt == np.float64 else "s"
+            self.gemm = getattr(_scipy_blas, prefix + "gemm")
+            self.gemv = getattr(_scipy_blas, prefix + "gemv")
+        # NumPy route: one scratch array for the largest weight gradient
+        need = max([fi * fo for fi, fo, b in zip(self.sizes[:-1], outs, self.blas) if not b], default=0)
+        self.G = np.empty(need, dt)
+        self.limit = 0.25 * float(np.finfo(dt).max)  # margin for the rounding of the bound's own terms
+        self.n_layers = n_layers
+
+    def fits(self, net, N: int) -> bool:
+        """Still the right buffers: same shapes, dtype, batch, layers and loss."""
+        return (N == self.N and tuple(net.sizes) == self.sizes and np.dtype(net.dtype) == self.dtype
+                and tuple(net.layer_activations) == self.activations and net.loss_function == self.loss)
+
+    def _usable(self, net) -> bool:
+        """Every parameter a C-ordered array of the net's dtype and shape (else the reference route)."""
+        for name, fi, fo in zip(net.layer_names, self.sizes[:-1], self.sizes[1:]):
+            for key, shape in (("W_" + name, (fo, fi)), ("b_" + name, (fo, 1))):
+                p = net.params.get(key)
+                if (type(p) is not np.ndarray or p.dtype != self.dtype or p.shape != shape
+                        or not p.flags.c_contiguous):
+                    return False
+        return True
+
+    def __call__(self, net, I, Y, lr):
+        params = net.params
+        for key, p in params.items():
+            if isinstance(p, np.ndarray) and not p.flags.writeable:
+                raise ValueError(f"net.params[{key!r}] is read-only (flags.writeable is False): "
+                                 f"train_step updates the parameters in place")
+        if not self._usable(net):
+            return self._reference_step(net, I, Y, lr)
+        names = net.layer_names
+        s = 1 - self.current
+        Ws = [params["W_" + n] for n in names]
+        bs = [params["b_" + n] for n in names]
+
+        # forward: Z = W X + b, A = f(Z), into set s
+        X = np.ascontiguousarray(I)
+        cache = []
+        for i, (W, b) in enumerate(zip(Ws, bs)):
+            Z, A = self.sets[s][i]
+            self._affine(i, W, b, X, Z)
+            act = self.activations[i]
+            if A is not None:
+                _split(FAST_ACTIVATIONS[act.name][0], Z, A)
+            elif self.identity[i]:
+                A = Z
+            else:
+                A = act.forward(Z)
+            cache.append((X, Z, A))
+            X = A
+        O = X
+
+        # loss and its gradient dL/dO
+        dO = self._loss(O, Y)
+        L = self.L
+
+        # backward: dZ of every layer (formed in the dA buffers, in place), dX = Wᵀ dZ with the old W
+        dZs = [None] * self.n_layers
+        dA = dO
+        for i in reversed(range(self.n_layers)):
+            X, Z, A = cache[i]
+            act = self.activations[i]
+            if self.fast[i]:
+                _split(FAST_ACTIVATIONS[act.name][1], dA, A)
+                dZ = dA
+            elif self.identity[i]:
+                dZ = dA
+            else:
+                dZ = act.backward(dA, Z, A)
+            dZs[i] = dZ
+            if i > 0:
+                dA = self.dA[i - 1]
+                self._back(i, Ws[i], dZ, dA)
+
+        # every check before the first write
+        if not self._safe(Ws, bs, dZs, cache, lr):
+            grads = {}
+            for i, n in enumerate(names):
+                grads["W_" + n] = dZs[i] @ cache[i][0].T
+                grads["b_" + n] = dZs[i].sum(axis=1, keepdims=True)
+            net.sgd_step({k: grads[k] for k in params}, lr)  # raises, naming the culprit, or writes all
+        else:
+            for i, b in enumerate(bs):
+                b[...] = self.new_b[i]
+                self._fold(i, Ws[i], dZs[i], cache[i][0], lr)
+        self.current = s
+        return L, cache
+
+    # --- the pieces -------------------------------------------------------------------------------
+
+    def _affine(self, i, W, b, X, Z):
+        """Z := W X + b."""
+        if self.blas[i]:
+            np.copyto(Z, b)  # broadcast over the batch, then added into by gemm (β = 1)
+            self.gemm(1.0, X.T, W.T, beta=1.0, c=Z.T, overwrite_c=1)  # Zᵀ += Xᵀ Wᵀ, in Z's memory
+        else:
+            np.matmul(W, X, out=Z)
+            Z += b
+
+    def _back(self, i, W, dZ, out):
+        """out := Wᵀ dZ, the layer's dL/dX."""
+        if self.blas[i]:
+            self.gemm(1.0, dZ.T, W.T, beta=0.0, c=out.T, overwrite_c=1, trans_b=1)  # (dZᵀ W)ᵀ
+        else:
+            np.matmul(W.T, dZ, out=out)
+
+    def _fold(self, i, W, dZ, X, lr):
+        """W := W − lr · dZ Xᵀ, in place."""
+        if self.blas[i]:
+            self.gemm(-lr, X.T, dZ.T, beta=1.0, c=W.T, overwrite_c=1, trans_a=1)  # Wᵀ += −lr X dZᵀ
+        else:
+            G = self.G[:W.size].reshape(W.shape)
+            np.matmul(dZ, X.T, out=G)
+            G *= lr
+            np.subtract(W, G, out=W)
+
+    def _loss(self, O, Y):
+        """Sets self.L; returns dL/dO (a buffer of the step or a fresh array, free to overwrite)."""
+        name = self.loss.name
+        if self.dO is not None:  # half_sse, mse: one difference serves the value and the gradient
+            d = np.subtract(O, Y, out=self.dO)
+            sq = float(np.vdot(d, d))
+            if not math.isfinite(sq):
+                check_finite(O, "the output O", OUTPUT_HINT)
+                self._overflowed(sq)
+            if name == "half_sse":
+                self.L = 0.5 * sq
+            else:
+                self.L = sq / d.size
+                d *= 2.0 / d.size
+            return d
+        check_finite(O, "the output O", OUTPUT_HINT)
+        self.L = self.loss.forward(O, Y)
+        if not math.isfinite(self.L):
+            self._overflowed(self.L)
+        return self.loss.backward(O, Y)
+
+    def _overflowed(self, value):
+        raise ValueError(f"the loss {self.loss.name} overflowed {self.dtype.name} ({value!r}) from finite "
+                         f"outputs and targets: the outputs are too far from the targets; "
+                         f"{OUTPUT_HINT}")
+
+    def _safe(self, Ws, bs, dZs, cache, lr) -> bool:
+        """Every new value finite: biases formed aside and scanned; weights bounded (see the module doc)."""
+        limit = self.limit
+        for i, (W, b, dZ) in enumerate(zip(Ws, bs, dZs)):
+            db, nb = self.db[i], self.new_b[i]
+            if self.blas[i]:
+                self.gemv(1.0, dZ.T, self.ones, beta=0.0, y=db.reshape(-1), overwrite_y=1, trans=1)
+            else:
+                np.matmul(dZ, self.ones, out=db.reshape(-1))
+            np.multiply(db, lr, out=nb)
+            np.subtract(b, nb, out=nb)  # the reference's w − lr · dL/dw
+            if not math.isfinite(float(np.vdot(nb, nb))):
+                return False
+            X = cache[i][0]
+            bounded = i > 0 and FAST_ACTIVATIONS.get(self.activations[i - 1].name, (0, 0, False))[2]
+            nX = math.sqrt(X.size) if bounded else math.sqrt(float(np.vdot(X, X)))  # |A| ≤ 1
+            nW = math.sqrt(float(np.vdot(W, W)))
+            ndZ = math.sqrt(float(np.vdot(dZ, dZ)))
+            g = ndZ * nX
+            if not (g <= limit and nW + lr * g <= limit):  # also False for NaN and inf
+                return False
+        return True
+
+    def _reference_step(self, net, I, Y, lr):
+        """Parameters the tuned route can't take (another dtype or layout): the reference's road."""
+        from .network import network_backward, network_forward  # the plain reference
+
+        O, cache = network_forward(net.params, net.layer_names, net.layer_activations, I)
+        check_finite(O, "the output O", OUTPUT_HINT)
+        L = self.loss.forward(O, Y)
+        if not math.isfinite(L):
+            self._overflowed(L)
+        grads = network_backward(net.params, net.layer_names, net.layer_activations, cache,
+                                 self.loss.backward(O, Y))
+        net.sgd_step(grads, lr)
+        return L, cache
