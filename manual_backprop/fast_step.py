@@ -53,17 +53,25 @@ import numpy as np
 
 from .validation import OUTPUT_HINT, check_finite
 
-try:  # optional: the folded update and one BLAS for every product
-    from scipy.linalg import blas as _scipy_blas
-except ImportError:  # pragma: no cover - exercised by forcing USE_SCIPY = False in the tests
-    _scipy_blas = None
-
-USE_SCIPY = _scipy_blas is not None  # the tests switch this off to exercise the NumPy route
+USE_SCIPY = True  # when SciPy is installed; the tests switch it off to exercise the NumPy route
 SPLIT_MIN = 1 << 16  # element-wise work on fewer entries runs in one thread: a hand-off costs ~20 µs
 BLAS_MIN = 1 << 18  # products of fewer multiply-adds (per layer) use NumPy's matmul: less call overhead
 
 _STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # net -> its TrainStep
 _pool = None
+_blas = None  # scipy.linalg.blas once imported, False when SciPy is missing
+
+
+def _scipy_blas():
+    """scipy.linalg.blas, imported on first use (it takes a while), or None without SciPy."""
+    global _blas
+    if _blas is None:
+        try:
+            from scipy.linalg import blas
+        except ImportError:  # pragma: no cover - the tests run the NumPy route with USE_SCIPY = False
+            blas = False
+        _blas = blas
+    return _blas or None
 
 
 def train_step(net, I: np.ndarray, Y: np.ndarray, lr: float):
@@ -163,12 +171,14 @@ class TrainStep:
         self.db = [np.empty((d, 1), dt) for d in outs]
         self.new_b = [np.empty((d, 1), dt) for d in outs]
         self.ones = np.ones(N, dt)
-        self.blas = [USE_SCIPY and fi * fo * N >= BLAS_MIN
-                     for fi, fo in zip(self.sizes[:-1], outs)]
-        if USE_SCIPY:
+        big = any(fi * fo * N >= BLAS_MIN for fi, fo in zip(self.sizes[:-1], outs))
+        blas = _scipy_blas() if USE_SCIPY and big else None
+        # one BLAS for all the products of a step (see the module doc), SciPy's when any is large
+        self.blas = [blas is not None] * n_layers
+        if blas is not None:
             prefix = "d" if dt == np.float64 else "s"
-            self.gemm = getattr(_scipy_blas, prefix + "gemm")
-            self.gemv = getattr(_scipy_blas, prefix + "gemv")
+            self.gemm = getattr(blas, prefix + "gemm")
+            self.gemv = getattr(blas, prefix + "gemv")
         # NumPy route: one scratch array for the largest weight gradient
         need = max([fi * fo for fi, fo, b in zip(self.sizes[:-1], outs, self.blas) if not b], default=0)
         self.G = np.empty(need, dt)
@@ -245,9 +255,10 @@ class TrainStep:
         # every check before the first write
         if not self._safe(Ws, bs, dZs, cache, lr):
             grads = {}
-            for i, n in enumerate(names):
-                grads["W_" + n] = dZs[i] @ cache[i][0].T
-                grads["b_" + n] = dZs[i].sum(axis=1, keepdims=True)
+            with np.errstate(over="ignore", invalid="ignore"):  # sgd_step finds and names any inf
+                for i, n in enumerate(names):
+                    grads["W_" + n] = dZs[i] @ cache[i][0].T
+                    grads["b_" + n] = dZs[i].sum(axis=1, keepdims=True)
             net.sgd_step({k: grads[k] for k in params}, lr)  # raises, naming the culprit, or writes all
         else:
             for i, b in enumerate(bs):
@@ -319,8 +330,9 @@ class TrainStep:
                 self.gemv(1.0, dZ.T, self.ones, beta=0.0, y=db.reshape(-1), overwrite_y=1, trans=1)
             else:
                 np.matmul(dZ, self.ones, out=db.reshape(-1))
-            np.multiply(db, lr, out=nb)
-            np.subtract(b, nb, out=nb)  # the reference's w − lr · dL/dw
+            with np.errstate(over="ignore", invalid="ignore"):  # an inf or NaN here sends the step
+                np.multiply(db, lr, out=nb)                     # to sgd_step, which names it
+                np.subtract(b, nb, out=nb)  # the reference's w − lr · dL/dw
             if not math.isfinite(float(np.vdot(nb, nb))):
                 return False
             X = cache[i][0]
