@@ -170,7 +170,6 @@ class TrainStep:
         self.dO = np.empty((outs[-1], N), dt) if self.loss.name in ("half_sse", "mse") else None
         self.db = [np.empty((d, 1), dt) for d in outs]
         self.new_b = [np.empty((d, 1), dt) for d in outs]
-        self.ones = np.ones(N, dt)
         big = any(fi * fo * N >= BLAS_MIN for fi, fo in zip(self.sizes[:-1], outs))
         blas = _scipy_blas() if USE_SCIPY and big else None
         # one BLAS for all the products of a step (see the module doc), SciPy's when any is large
@@ -178,27 +177,28 @@ class TrainStep:
         if blas is not None:
             prefix = "d" if dt == np.float64 else "s"
             self.gemm = getattr(blas, prefix + "gemm")
-            self.gemv = getattr(blas, prefix + "gemv")
+            dot = getattr(blas, prefix + "dot")
+            self.sq = lambda a: float(dot(a.reshape(-1), a.reshape(-1)))  # a · a, C-contiguous a
+        else:
+            self.sq = lambda a: float(np.vdot(a, a))
         # NumPy route: one scratch array for the largest weight gradient
         need = max([fi * fo for fi, fo, b in zip(self.sizes[:-1], outs, self.blas) if not b], default=0)
         self.G = np.empty(need, dt)
         self.limit = 0.25 * float(np.finfo(dt).max)  # margin for the rounding of the bound's own terms
         self.n_layers = n_layers
+        self.expected = [(kind + name, shape) for name, fi, fo in zip(net.layer_names, self.sizes[:-1], outs)
+                         for kind, shape in (("W_", (fo, fi)), ("b_", (fo, 1)))]
+        self.G_views = [self.G[:fi * fo].reshape(fo, fi) if not b else None
+                        for fi, fo, b in zip(self.sizes[:-1], outs, self.blas)]
+        self.db_flat = [db.reshape(-1) for db in self.db]
+        # an input bounded by 1 in magnitude (a sigmoid or tanh output) needs no norm: ‖X‖ ≤ √size
+        self.bounded_input = [False] + [FAST_ACTIVATIONS.get(a.name, (0, 0, False))[2]
+                                        for a in self.activations[:-1]]
 
     def fits(self, net, N: int) -> bool:
         """Still the right buffers: same shapes, dtype, batch, layers and loss."""
         return (N == self.N and tuple(net.sizes) == self.sizes and np.dtype(net.dtype) == self.dtype
                 and tuple(net.layer_activations) == self.activations and net.loss_function == self.loss)
-
-    def _usable(self, net) -> bool:
-        """Every parameter a C-ordered array of the net's dtype and shape (else the reference route)."""
-        for name, fi, fo in zip(net.layer_names, self.sizes[:-1], self.sizes[1:]):
-            for key, shape in (("W_" + name, (fo, fi)), ("b_" + name, (fo, 1))):
-                p = net.params.get(key)
-                if (type(p) is not np.ndarray or p.dtype != self.dtype or p.shape != shape
-                        or not p.flags.c_contiguous):
-                    return False
-        return True
 
     def __call__(self, net, I, Y, lr):
         params = net.params
@@ -206,8 +206,11 @@ class TrainStep:
             if isinstance(p, np.ndarray) and not p.flags.writeable:
                 raise ValueError(f"net.params[{key!r}] is read-only (flags.writeable is False): "
                                  f"train_step updates the parameters in place")
-        if not self._usable(net):
-            return self._reference_step(net, I, Y, lr)
+        dt = self.dtype
+        for key, shape in self.expected:  # C-ordered arrays of the net's dtype and shape, else the reference
+            p = params.get(key)
+            if type(p) is not np.ndarray or p.dtype != dt or p.shape != shape or not p.flags.c_contiguous:
+                return self._reference_step(net, I, Y, lr)
         names = net.layer_names
         s = 1 - self.current
         Ws = [params["W_" + n] for n in names]
@@ -290,7 +293,7 @@ class TrainStep:
         if self.blas[i]:
             self.gemm(-lr, X.T, dZ.T, beta=1.0, c=W.T, overwrite_c=1, trans_a=1)  # Wᵀ += −lr X dZᵀ
         else:
-            G = self.G[:W.size].reshape(W.shape)
+            G = self.G_views[i]
             np.matmul(dZ, X.T, out=G)
             G *= lr
             np.subtract(W, G, out=W)
@@ -300,14 +303,14 @@ class TrainStep:
         name = self.loss.name
         if self.dO is not None:  # half_sse, mse: one difference serves the value and the gradient
             d = np.subtract(O, Y, out=self.dO)
-            sq = float(np.vdot(d, d))
+            sq = self.sq(d)
             if not math.isfinite(sq):
                 check_finite(O, "the output O", OUTPUT_HINT)
                 self._overflowed(sq)
             if name == "half_sse":
-                self.L = 0.5 * sq
+                self.L, self.sq_dO = 0.5 * sq, sq
             else:
-                self.L = sq / d.size
+                self.L, self.sq_dO = sq / d.size, sq * (2.0 / d.size) ** 2 * 1.0001  # rounding margin
                 d *= 2.0 / d.size
             return d
         check_finite(O, "the output O", OUTPUT_HINT)
@@ -324,25 +327,21 @@ class TrainStep:
     def _safe(self, Ws, bs, dZs, cache, lr) -> bool:
         """Every new value finite: biases formed aside and scanned; weights bounded (see the module doc)."""
         limit = self.limit
-        for i, (W, b, dZ) in enumerate(zip(Ws, bs, dZs)):
-            db, nb = self.db[i], self.new_b[i]
-            if self.blas[i]:
-                self.gemv(1.0, dZ.T, self.ones, beta=0.0, y=db.reshape(-1), overwrite_y=1, trans=1)
-            else:
-                np.matmul(dZ, self.ones, out=db.reshape(-1))
-            with np.errstate(over="ignore", invalid="ignore"):  # an inf or NaN here sends the step
-                np.multiply(db, lr, out=nb)                     # to sgd_step, which names it
+        with np.errstate(over="ignore", invalid="ignore"):  # an inf or NaN here sends the step to
+            for i, (W, b, dZ) in enumerate(zip(Ws, bs, dZs)):   # sgd_step, which names it
+                nb = self.new_b[i]
+                np.einsum("ij->i", dZ, out=self.db_flat[i])  # Σ over the batch: one thread, no BLAS pool
+                np.multiply(self.db[i], lr, out=nb)
                 np.subtract(b, nb, out=nb)  # the reference's w − lr · dL/dw
-            if not math.isfinite(float(np.vdot(nb, nb))):
-                return False
-            X = cache[i][0]
-            bounded = i > 0 and FAST_ACTIVATIONS.get(self.activations[i - 1].name, (0, 0, False))[2]
-            nX = math.sqrt(X.size) if bounded else math.sqrt(float(np.vdot(X, X)))  # |A| ≤ 1
-            nW = math.sqrt(float(np.vdot(W, W)))
-            ndZ = math.sqrt(float(np.vdot(dZ, dZ)))
-            g = ndZ * nX
-            if not (g <= limit and nW + lr * g <= limit):  # also False for NaN and inf
-                return False
+                if not math.isfinite(float(np.vdot(nb, nb))):
+                    return False
+                X = cache[i][0]
+                nX = math.sqrt(X.size) if self.bounded_input[i] else math.sqrt(self.sq(X))
+                nW = math.sqrt(self.sq(W))
+                ndZ = math.sqrt(self.sq_dO if dZ is self.dO else self.sq(dZ))  # the loss has ‖dO‖²
+                g = ndZ * nX
+                if not (g <= limit and nW + lr * g <= limit):  # also False for NaN and inf
+                    return False
         return True
 
     def _reference_step(self, net, I, Y, lr):
