@@ -14,15 +14,19 @@ differs in these ways, each for speed:
   two sets used in turn: the step writes into the set that is not the net's
   current cache and hands it over only when the whole step has succeeded, so a
   step that raises leaves the cache, like the parameters, as it was.
-- **The update folded into the product that makes the gradient.** With SciPy,
-  ``W ← W − lr · dZ · Xᵀ`` is one BLAS ``gemm`` with β = 1 writing into ``W``
-  (through its transposed, Fortran-ordered view), so no gradient array is
-  formed for a weight and ``W`` is not read and written again by the update.
-  Then *all* the step's products go through SciPy's BLAS: NumPy and SciPy
-  each bundle an OpenBLAS with its own thread pool, and handing the cores from
-  one pool to the other after every product costs more than it saves. Without
-  SciPy, NumPy's ``matmul`` forms each gradient in one scratch array (the size
-  of the largest weight) and the update is two passes over it.
+- **One BLAS pool, and the update in one thread-split pass.** Each weight
+  gradient is formed by NumPy's ``matmul`` into one scratch array (the size of
+  the largest weight: one layer's worth of memory), then ``W − lr · G`` is
+  written into ``W`` in place, the two halves of the rows on two threads.
+  Optionally (``USE_SCIPY = True``, with SciPy installed) the update is folded
+  into the product instead: ``W ← W − lr · dZ · Xᵀ`` as one BLAS ``gemm`` with
+  β = 1 on ``W``'s transposed, Fortran-ordered view, which forms no gradient
+  array at all, and every product of the step then goes through SciPy's BLAS.
+  It is off by default, and SciPy is not a dependency: NumPy and SciPy each
+  bundle an OpenBLAS with its own thread pool, and on the two-core machine
+  this was measured on, the hand-over between the pools (NumPy's still serves
+  the argument checks and the caller's own products) cost more than the fold
+  saved, in float64 most.
 - **All or nothing without a copy.** The reference forms the new values aside
   and scans them. Here, before the first write, one BLAS dot per array gives
   ``‖W‖``, ``‖dZ‖`` and ``‖X‖`` (each finite only if every entry is), and
@@ -33,13 +37,14 @@ differs in these ways, each for speed:
   gradients formed in full, which writes nothing and names the culprit.
 - **Fast kernels for the common layers**, computed in place and split over the
   cores (NumPy releases the GIL inside a ufunc, so two threads run two halves
-  at once): sigmoid and tanh hidden layers, the identity output, and the
+  at once; the bias is added in the same hand-off as the activation): sigmoid
+  and tanh layers, the identity output, and the
   ``half_sse`` and ``mse`` losses. The sigmoid is the reference's own stable
   formula, bit for bit. Every other activation and loss uses its registry
   entry's forward and backward, unchanged.
 
-Nothing here changes a result the reference defines: the same contract, the
-same errors, the same cache for a later ``net.backward``.
+The contract is the reference's: the same errors, nothing written by a call
+that raises, and the same forward cache left for a later ``net.backward``.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ import numpy as np
 
 from .validation import OUTPUT_HINT, check_finite
 
-USE_SCIPY = True  # when SciPy is installed; the tests switch it off to exercise the NumPy route
+USE_SCIPY = False  # True: SciPy's BLAS for the products, the update folded into the gemm (see above)
 SPLIT_MIN = 1 << 16  # element-wise work on fewer entries runs in one thread: a hand-off costs ~20 µs
 BLAS_MIN = 1 << 18  # products of fewer multiply-adds (per layer) use NumPy's matmul: less call overhead
 
@@ -88,20 +93,19 @@ def train_step(net, I: np.ndarray, Y: np.ndarray, lr: float):
     return step(net, I, Y, lr)
 
 
-def _split(fn, *arrays) -> None:
-    """``fn(*arrays)`` on C-contiguous arrays of one shape, in two halves on two threads when large."""
+def _split(fn, *args) -> None:
+    """``fn(*args)`` on arrays of as many rows (and scalars), in two halves of rows on two threads when large."""
     global _pool
-    n = arrays[0].size
-    if n < SPLIT_MIN or _cores() < 2:
-        fn(*arrays)
+    rows = args[0].shape[0]
+    if args[0].size < SPLIT_MIN or rows < 2 or _cores() < 2:
+        fn(*args)
         return
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fast_step")
-    flat = [a.reshape(-1) for a in arrays]
-    h = n // 2
-    other = _pool.submit(fn, *(a[:h] for a in flat))
+    h = rows // 2
+    other = _pool.submit(fn, *(a[:h] if isinstance(a, np.ndarray) else a for a in args))
     try:
-        fn(*(a[h:] for a in flat))
+        fn(*(a[h:] if isinstance(a, np.ndarray) else a for a in args))
     finally:
         other.result()
 
@@ -143,11 +147,28 @@ def _tanh_backward(dA, A):
     np.multiply(t, dA, out=dA)
 
 
+def _add_bias(Z, b):
+    Z += b  # (D, 1) broadcast over the batch
+
+
+def _update(W, G, lr):
+    """W := W − lr · G, G overwritten: the reference's form of the new value."""
+    G *= lr
+    np.subtract(W, G, out=W)
+
+
 # name -> (forward(Z, out), backward_in_place(dA, A), output bounded by 1 in magnitude)
 FAST_ACTIVATIONS = {
     "sigmoid": (_sigmoid_forward, _sigmoid_backward, True),
     "tanh": (_tanh_forward, _tanh_backward, True),
 }
+
+
+def _bias_then(forward):
+    def kernel(Z, b, A):
+        Z += b
+        forward(Z, A)
+    return kernel
 
 
 class TrainStep:
@@ -191,6 +212,8 @@ class TrainStep:
         self.G_views = [self.G[:fi * fo].reshape(fo, fi) if not b else None
                         for fi, fo, b in zip(self.sizes[:-1], outs, self.blas)]
         self.db_flat = [db.reshape(-1) for db in self.db]
+        self.forward_kernels = [_bias_then(FAST_ACTIVATIONS[a.name][0]) if f else None
+                                for a, f in zip(self.activations, self.fast)]
         # an input bounded by 1 in magnitude (a sigmoid or tanh output) needs no norm: ‖X‖ ≤ √size
         self.bounded_input = [False] + [FAST_ACTIVATIONS.get(a.name, (0, 0, False))[2]
                                         for a in self.activations[:-1]]
@@ -223,7 +246,9 @@ class TrainStep:
             Z, A = self.sets[s][i]
             self._affine(i, W, b, X, Z)
             act = self.activations[i]
-            if A is not None:
+            if A is not None and not self.blas[i]:
+                _split(self.forward_kernels[i], Z, b, A)  # the bias added and the activation, in one hand-off
+            elif A is not None:
                 _split(FAST_ACTIVATIONS[act.name][0], Z, A)
             elif self.identity[i]:
                 A = Z
@@ -279,7 +304,8 @@ class TrainStep:
             self.gemm(1.0, X.T, W.T, beta=1.0, c=Z.T, overwrite_c=1)  # Zᵀ += Xᵀ Wᵀ, in Z's memory
         else:
             np.matmul(W, X, out=Z)
-            Z += b
+            if self.sets[0][i][1] is None:  # else the activation's kernel adds it
+                _split(_add_bias, Z, b)
 
     def _back(self, i, W, dZ, out):
         """out := Wᵀ dZ, the layer's dL/dX."""
@@ -295,8 +321,7 @@ class TrainStep:
         else:
             G = self.G_views[i]
             np.matmul(dZ, X.T, out=G)
-            G *= lr
-            np.subtract(W, G, out=W)
+            _split(_update, W, G, lr)
 
     def _loss(self, O, Y):
         """Sets self.L; returns dL/dO (a buffer of the step or a fresh array, free to overwrite)."""

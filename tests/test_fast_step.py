@@ -2,9 +2,9 @@
 
 The reference is forward → loss → backward → sgd_step on a twin holding the same
 parameters. Each case runs on both of the step's routes: NumPy's matmul with the
-two-pass update, and SciPy's BLAS with the update folded into the gemm, with
-element-wise work split over two threads (thresholds lowered so that the small
-nets here take it).
+two-pass update (the default), the same with the element-wise work split over
+two threads, and SciPy's BLAS with the update folded into the gemm (thresholds
+lowered so that the small nets here take them).
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from manual_backprop.activations import sigmoid_backward, sigmoid_forward, tanh_
 from conftest import DTYPES, make_data
 from nothing_lost import assert_params_identical, assert_trains_normally, snapshot
 
-ROUTES = ["numpy", "blas-split"]
+ROUTES = ["numpy", "numpy-split", "blas-split"]
 HIDDEN = (7, 4, 6)
 
 
 @pytest.fixture(params=ROUTES)
 def route(request, monkeypatch):
-    if request.param == "numpy":
+    if request.param.startswith("numpy"):
         monkeypatch.setattr(fast_step, "USE_SCIPY", False)
+        monkeypatch.setattr(fast_step, "SPLIT_MIN", 2 if request.param == "numpy-split" else 1 << 30)
     else:
         pytest.importorskip("scipy")
         monkeypatch.setattr(fast_step, "USE_SCIPY", True)
