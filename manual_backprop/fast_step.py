@@ -62,7 +62,7 @@ USE_SCIPY = False  # True: SciPy's BLAS for the products, the update folded into
 SPLIT_MIN = 1 << 16  # element-wise work on fewer entries runs in one thread: a hand-off costs ~20 µs
 BLAS_MIN = 1 << 18  # products of fewer multiply-adds (per layer) use NumPy's matmul: less call overhead
 
-_STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # net -> its TrainStep
+_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # net -> its TrainStep
 _pool = None
 _blas = None  # scipy.linalg.blas once imported, False when SciPy is missing
 

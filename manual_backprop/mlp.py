@@ -17,9 +17,8 @@ from .losses import get_loss
 from .network import layer_names, network_backward, network_forward
 from .persistence import load_mlp, save_mlp
 from .update import SGDUpdate
-from .validation import (OUTPUT_HINT, all_finite, as_class_targets, as_dense_targets,
-                         as_inputs, as_outputs, check_dtype, check_finite, check_grads, check_lr, check_seed,
-                         check_sizes)
+from .validation import (as_class_targets, as_dense_targets, as_inputs, as_outputs, check_dtype,
+                         check_grads, check_lr, check_seed, check_sizes)
 
 
 class MLP:

@@ -48,7 +48,7 @@ CASES = [pytest.param(act, out, loss, dtype, depth, id=f"{act}-{out}-{loss}-{dt}
 
 
 def twins(sizes, act, out, loss, dtype, seed=1):
-    kw = dict(activation=act, output_activation=out, loss=loss, dtype=dtype, seed=seed)
+    kw = {"activation": act, "output_activation": out, "loss": loss, "dtype": dtype, "seed": seed}
     return MLP(sizes, **kw), MLP(sizes, **kw)
 
 
