@@ -14,10 +14,9 @@ differs in these ways, each for speed:
   two sets used in turn: the step writes into the set that is not the net's
   current cache and hands it over only when the whole step has succeeded, so a
   step that raises leaves the cache, like the parameters, as it was.
-- **One BLAS pool, and the update in one thread-split pass.** Each weight
-  gradient is formed by NumPy's ``matmul`` into one scratch array (the size of
-  the largest weight: one layer's worth of memory), then ``W − lr · G`` is
-  written into ``W`` in place, the two halves of the rows on two threads.
+- **One BLAS pool.** Each weight gradient is formed by NumPy's ``matmul`` into
+  one scratch array (the size of the largest weight: one layer's worth of
+  memory), then ``W − lr · G`` is written into ``W`` in place.
   Optionally (``USE_SCIPY = True``, with SciPy installed) the update is folded
   into the product instead: ``W ← W − lr · dZ · Xᵀ`` as one BLAS ``gemm`` with
   β = 1 on ``W``'s transposed, Fortran-ordered view, which forms no gradient
@@ -35,13 +34,18 @@ differs in these ways, each for speed:
   entry can overflow, and the step writes in place. Otherwise (a NaN, or
   values near overflow: rare) it falls back to ``MLP.sgd_step`` with the
   gradients formed in full, which writes nothing and names the culprit.
-- **Fast kernels for the common layers**, computed in place and split over the
-  cores (NumPy releases the GIL inside a ufunc, so two threads run two halves
-  at once; the bias is added in the same hand-off as the activation): sigmoid
-  and tanh layers, the identity output, and the
-  ``half_sse`` and ``mse`` losses. The sigmoid is the reference's own stable
-  formula, bit for bit. Every other activation and loss uses its registry
-  entry's forward and backward, unchanged.
+- **Fast kernels for the common layers**, computed in place: sigmoid and tanh
+  layers (the bias added in the same call as the activation), the identity
+  output, and the ``half_sse`` and ``mse`` losses. The sigmoid is the
+  reference's own stable formula, bit for bit. Every other activation and
+  loss uses its registry entry's forward and backward, unchanged.
+- **Two threads for the element-wise work: built, measured, off by default**
+  (``SPLIT_MIN``). NumPy releases the GIL inside a ufunc, so two threads can
+  run two halves of the rows at once, and alone a split sigmoid takes little
+  more than half the time. Inside the step it did not pay: right after a
+  product OpenBLAS's idle thread still spins on the second core, so the second
+  element-wise thread finds no core free, and the hand-offs cost more than
+  they saved.
 
 The contract is the reference's: the same errors, nothing written by a call
 that raises, and the same forward cache left for a later ``net.backward``.
@@ -59,7 +63,8 @@ import numpy as np
 from .validation import OUTPUT_HINT, check_finite
 
 USE_SCIPY = False  # True: SciPy's BLAS for the products, the update folded into the gemm (see above)
-SPLIT_MIN = 1 << 16  # element-wise work on fewer entries runs in one thread: a hand-off costs ~20 µs
+SPLIT_MIN = 1 << 62  # element-wise work on at least this many entries is split over two threads: off
+#                      by default (see the module doc); 1 << 16 switches it on for arrays worth a hand-off
 BLAS_MIN = 1 << 18  # products of fewer multiply-adds (per layer) use NumPy's matmul: less call overhead
 
 _STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # net -> its TrainStep
