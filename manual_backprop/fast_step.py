@@ -47,7 +47,7 @@ differs in these ways, each for speed:
   element-wise thread finds no core free, and the hand-offs cost more than
   they saved.
 
-The contract is the reference's: the same errors, nothing written by a call
+The contract is the reference's: every error raised before the first write, nothing changed by a call
 that raises, and the same forward cache left for a later ``net.backward``.
 """
 
