@@ -47,8 +47,9 @@ differs in these ways, each for speed:
   element-wise thread finds no core free, and the hand-offs cost more than
   they saved.
 
-The contract is the reference's: every error raised before the first write, nothing changed by a call
-that raises, and the same forward cache left for a later ``net.backward``.
+The contract is the reference's: every error raised before the first write,
+nothing changed by a call that raises, and the same forward cache left for a
+later ``net.backward``.
 """
 
 from __future__ import annotations
