@@ -15,6 +15,7 @@ from typing import Iterator, Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from . import fast_step
 from .activations import get_activation
 from .losses import get_loss
 from .network import layer_activation_names, layer_names, network_backward, network_forward
@@ -58,10 +59,10 @@ class MLP:
         self.output_activation = output_activation
         self.loss_name = loss
         n_layers = len(self.sizes) - 1
-        self.layer_activations = tuple(
+        self._layer_activations = tuple(
             get_activation(name, "activation" if i < n_layers - 1 else "output_activation")
             for i, name in enumerate(layer_activation_names(n_layers, activation, output_activation)))
-        self.loss_function = get_loss(loss)
+        self._loss_function = get_loss(loss)
         self.dtype = check_dtype(dtype)
         self.seed = check_seed(seed)
         self.layer_names = layer_names(n_layers)
@@ -72,6 +73,16 @@ class MLP:
             self.params["W_" + name] = rng.uniform(-bound, bound, (fan_out, fan_in)).astype(self.dtype)
             self.params["b_" + name] = rng.uniform(-bound, bound, (fan_out, 1)).astype(self.dtype)
         self._cache: list | None = None  # each layer's (X, Z, A) from the last successful forward
+
+    @property
+    def layer_activations(self) -> tuple:
+        """Each layer's activation (registry entries: name, forward, backward, formula), first layer first."""
+        return self._layer_activations
+
+    @property
+    def loss_function(self):
+        """The loss's registry entry (name, forward, backward, targets, formula)."""
+        return self._loss_function
 
     def __repr__(self) -> str:
         return (f"MLP(sizes={list(self.sizes)}, activation={self.activation!r}, "
@@ -124,22 +135,20 @@ class MLP:
     def train_step(self, I: ArrayLike, Y: ArrayLike, lr: float) -> float:
         """One SGD step on a mini-batch: forward, loss, backward, update. Returns the loss before the step.
 
-        The same as ``O = forward(I); L = loss(O, Y); sgd_step(backward(Y), lr)``,
-        with each argument checked once. A call that raises changes nothing:
-        neither the parameters nor the forward cache. After a step the cache
-        holds this batch's forward, taken before the update.
+        The result is ``O = forward(I); L = loss(O, Y); sgd_step(backward(Y), lr)``'s, up to
+        rounding (a few units in the last place), with each argument checked once; the work
+        is done by ``fast_step``, which says how it differs from that sequence. A call that
+        raises changes nothing: the parameters stay bit-identical and the forward cache is
+        the one before the call. After a step the cache holds this batch's forward, taken
+        before the update. Read-only parameters, an output or loss that overflows, and an
+        update that would not be finite are ValueErrors.
         """
         lr = check_lr(lr)
-        I = as_inputs(I, self.sizes[0], self.dtype)  # finite (D_I, N)
+        I = as_inputs(I, self.sizes[0], self.dtype)  # finite (D_I, N), cast to dtype
+        Y = self._targets(Y, I.shape[1], "I's batch")
         with _overflow_is_an_error("train_step", self.dtype, "I, Y or the weights are"):
-            O, cache = network_forward(self.params, self.layer_names, self.layer_activations, I)
-            check_finite(O, "the output O", OUTPUT_HINT)
-            Y = self._targets(Y, O.shape[1], "I's batch")
-            L = _finite_loss(self.loss_function.forward(O, Y), self.loss_name)
-            dO = self.loss_function.backward(O, Y)  # (D_O, N): seeds the backward
-            grads = network_backward(self.params, self.layer_names, self.layer_activations, cache, dO)
-        sgd_update(self.params, grads, lr)  # checks that every new value is finite before writing any
-        self._cache = cache
+            L, cache = fast_step.train_step(self, I, Y, lr)
+        self._cache = cache  # only once the whole step has succeeded
         return L
 
     def save(self, path: str | os.PathLike[str]) -> None:

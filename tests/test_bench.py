@@ -41,7 +41,25 @@ def test_json_report_of_the_seed_grid(bench, capsys):
             assert row["seconds"][impl] > 0, f"{impl} not timed"
         assert row["seconds"]["torch_compile"] is None
         assert row["notes"]["torch_compile"] == "skipped (--no-compile)"
-    seed_target, big_targets = report["targets"][0], report["targets"][1:]
-    assert seed_target["ratio"] > 0 and seed_target["met"] in (True, False)
-    assert all(t["met"] is None for t in big_targets), "the big net was not in this grid"
+        assert row["memory"]["step_peak_bytes"] >= 0
+    measured = [t for t in report["targets"] if t["met"] is not None]
+    assert {(t["target"], tuple(t["sizes"]), t["dtype"]) for t in measured} == {
+        ("seed net: manual / torch eager", (4, 16, 2), "float64"),
+        ("every net: manual / torch eager", (4, 16, 2), "float64"),
+        ("every net: manual / torch eager", (4, 16, 2), "float32")}, "only the seed net was in this grid"
+    assert all(t["ratio"] > 0 for t in measured)
     assert report["machine"]["torch_threads"] >= 1
+
+
+def test_every_grid_row_has_a_target_against_torch_eager(bench):
+    rows = {(sizes, dtype) for what, sizes, N, dtype, num, den, limit in bench.TARGETS
+            if (num, den) == ("manual", "torch_eager")}
+    for sizes, _N in bench.GRIDS["full"]:
+        for dtype in ("float64", "float32"):
+            assert (tuple(sizes), dtype) in rows
+
+
+def test_step_memory_is_reported_and_small_for_the_seed_net(bench):
+    memory = bench.step_memory((4, 16, 2), 32, np.float64)
+    assert set(memory) == {"step_peak_bytes", "kept_beyond_cache_bytes"}
+    assert 0 <= memory["step_peak_bytes"] < 1 << 20, memory

@@ -4,32 +4,21 @@
     python scripts/bench.py --json             # the same figures as JSON, for machines
     python scripts/bench.py --grid seed --no-compile   # the seed's tiny net only, quickly
 
-One step is forward, loss, backward and the SGD update, on a fixed batch, for
-the seed's configuration (sigmoid hidden, identity output, ``half_sse``).
-Beside the manual step (``MLP.train_step``) it times:
+One step is forward, loss, backward and the SGD update on a fixed batch, for the
+seed's configuration (sigmoid hidden, identity output, ``half_sse``): the
+manual ``MLP.train_step``; torch eager and torch.compile on the twin; and only
+the matrix products the step needs, into preallocated outputs, which no step
+can beat. Beside the manual step's time it prints its memory: the peak
+allocated during one steady step, and what the step keeps between steps
+beyond the parameters and the forward cache (its work buffers).
 
-- torch eager: ``zero_grad``, forward, loss, ``backward``, ``SGD.step`` on the twin;
-- torch.compile: the same with the twin's forward compiled (reported as
-  unavailable, with the reason, where it fails on the machine);
-- matmuls: only the matrix products the manual step needs, into preallocated
-  outputs (per layer, forward ``W X`` and backward ``dZ Xᵀ``, plus ``Wᵀ dZ``
-  for every layer but the first, whose input needs no gradient). No
-  implementation of the step can beat this floor; its GFLOP/s is the BLAS's.
-
-Timings are interleaved in one process: every repetition runs each
-implementation once, in turn, for a block of steps long enough to time. Each
-block begins with one untimed step, so that every implementation is timed in
-its own steady state, as in a training loop, and not in the state the one
-before it left: after numpy's last matrix product OpenBLAS's idle threads spin
-for up to about 0.1 s and take cores from torch's threads (measured here: the
-big net's torch step takes twice as long right after a numpy product), and
-torch returns large freed tensors to the system, so the next numpy step pays
-page faults. ``--cold`` drops the untimed step to show that cost. The
-fastest block counts (noise from other processes only ever adds time, and it
-hurts torch's thread team most, so the minimum is the fair figure on a shared
-machine; ``--json`` also gives the medians). Ratios are manual / other.
-torch's intra-op threads are set equal to numpy's BLAS threads so that
-neither gets more cores.
+The rule, for a fair figure on a shared machine: implementations are
+interleaved in one process, each block of calls after one untimed call (so
+each is timed in its own steady state: OpenBLAS's idle threads spin for a
+while after a product, and torch returns freed memory to the system), torch
+gets as many threads as numpy's BLAS, and the fastest block counts (noise only
+adds time). Ratios are manual / other. ``--cold`` drops the untimed call.
+The BLAS kernel and the load average are printed with the figures.
 """
 
 from __future__ import annotations
@@ -40,6 +29,7 @@ import os
 import platform
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 
@@ -49,7 +39,7 @@ from torch_ref._torch import torch  # without torch: an ImportError naming the e
 
 GRIDS = {
     "seed": [((4, 16, 2), 32)],
-    "targets": [((4, 16, 2), 32), ((1024, 2048, 1024), 512)],
+    "targets": [((4, 16, 2), 32), ((256, 512, 256), 256), ((1024, 2048, 1024), 512)],
     "full": [((4, 16, 2), 32), ((64, 128, 10), 128), ((256, 512, 256), 256),
              ((1024, 2048, 1024), 512)],
 }
@@ -60,10 +50,12 @@ LR = 1e-6  # small, so that repeated steps on one batch leave the weights in ran
 # (what, sizes, N, dtype, numerator, denominator, at most)
 TARGETS = [
     ("seed net: manual / torch eager", (4, 16, 2), 32, "float64", "manual", "torch_eager", 0.20),
-    ("big net: manual / its matmuls alone", (1024, 2048, 1024), 512, "float32",
-     "manual", "matmuls", 1.10),
-    ("big net: manual / torch eager", (1024, 2048, 1024), 512, "float32",
-     "manual", "torch_eager", 0.90),
+    *[(f"{what}: manual / its matmuls alone", sizes, N, dtype, "manual", "matmuls", limit)
+      for what, sizes, N, limit in (("big net", (1024, 2048, 1024), 512, 1.05),
+                                    ("mid net", (256, 512, 256), 256, 1.15))
+      for dtype in ("float32", "float64")],
+    *[("every net: manual / torch eager", sizes, N, np.dtype(dtype).name, "manual", "torch_eager", 1.00)
+      for sizes, N in GRIDS["full"] for dtype in DTYPES],
 ]
 
 
@@ -144,6 +136,32 @@ def step_functions(sizes, N, dtype, compile_torch: bool):
     return fns, flops, notes
 
 
+def step_memory(sizes, N, dtype) -> dict:
+    """Bytes the manual step allocates at its peak in one steady step, and keeps beyond params and cache.
+
+    tracemalloc sees NumPy's array memory. "kept" is what the net holds after
+    three steps beyond what it held before the first, less the forward cache
+    (each layer's Z and A, one array for the identity output layer).
+    """
+    rng = np.random.default_rng(0)
+    I = rng.standard_normal((sizes[0], N)).astype(dtype)
+    Y = rng.standard_normal((sizes[-1], N)).astype(dtype)
+    net = MLP(sizes, dtype=dtype, seed=0)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            net.train_step(I, Y, LR)
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        net.train_step(I, Y, LR)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    cache = (2 * sum(sizes[1:-1]) + sizes[-1]) * N * np.dtype(dtype).itemsize
+    return {"step_peak_bytes": peak - held, "kept_beyond_cache_bytes": held - before - cache}
+
+
 def time_interleaved(fns: dict, repeats: int, min_block_s: float, settle: bool = True) -> dict:
     """(min, median) seconds per call of each function; every repetition runs each one, in turn, for a block."""
     live = {k: f for k, f in fns.items() if f is not None}
@@ -177,11 +195,12 @@ def run(grid, repeats: int, min_block_s: float, compile_torch: bool, settle: boo
             progress(f"timing {'-'.join(map(str, sizes))} N={N} {name}")
             fns, flops, notes = step_functions(sizes, N, dtype, compile_torch)
             times = time_interleaved(fns, repeats, min_block_s, settle)
+            memory = step_memory(sizes, N, dtype)
             rows.append({"sizes": list(sizes), "N": N, "dtype": name, "flops": flops,
                          "seconds": {k: times[k][0] if k in times else None for k in IMPLEMENTATIONS},
                          "median_seconds": {k: times[k][1] if k in times else None
                                             for k in IMPLEMENTATIONS},
-                         "notes": notes})
+                         "memory": memory, "notes": notes})
     return rows
 
 
@@ -219,15 +238,19 @@ def print_table(rows, machine, targets) -> None:
           f"load average before={machine['load_before']}  after={machine['load_after']}")
     how = "each after an untimed step" if machine["settled"] else "cold: no untimed step (--cold)"
     print(f"time of one step (ms, fastest of interleaved blocks, {how}); ratios are manual / other")
+    print("memory of the manual step: peak = allocated during one steady step; kept = work buffers "
+          "held between steps beyond the parameters and the forward cache")
     print(f"{'net':>16} {'N':>4} {'dtype':>7} {'manual':>8} {'matmuls':>8} {'eager':>8} {'compile':>8}"
-          f" {'/matmul':>7} {'/eager':>6} {'/compil':>7} {'GF/s man':>8} {'GF/s mm':>8}")
+          f" {'/matmul':>7} {'/eager':>6} {'/compil':>7} {'GF/s man':>8} {'GF/s mm':>8}"
+          f" {'peak MiB':>8} {'kept MiB':>8}")
     for r in rows:
         s = r["seconds"]
         gf = {k: (r["flops"] / s[k] / 1e9 if s[k] else None) for k in ("manual", "matmuls")}
         print(f"{'-'.join(map(str, r['sizes'])):>16} {r['N']:>4} {r['dtype']:>7} {_ms(s['manual'])} "
               f"{_ms(s['matmuls'])} {_ms(s['torch_eager'])} {_ms(s['torch_compile'])}"
               f"   {_x(ratio(r, 'manual', 'matmuls'))}  {_x(ratio(r, 'manual', 'torch_eager'))}"
-              f"   {_x(ratio(r, 'manual', 'torch_compile'))} {gf['manual']:8.1f} {gf['matmuls']:8.1f}")
+              f"   {_x(ratio(r, 'manual', 'torch_compile'))} {gf['manual']:8.1f} {gf['matmuls']:8.1f}"
+              f" {r['memory']['step_peak_bytes'] / 2**20:8.2f} {r['memory']['kept_beyond_cache_bytes'] / 2**20:8.2f}")
         for k, note in r["notes"].items():
             if not note.startswith("skipped"):
                 print(f"{'':>16} {k}: {note}")

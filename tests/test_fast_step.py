@@ -1,0 +1,252 @@
+"""The tuned step (manual_backprop.fast_step) equals the plain reference, and keeps train_step's contract.
+
+The reference is forward → loss → backward → sgd_step on a twin holding the same
+parameters. Each case runs on both of the step's routes: NumPy's matmul with the
+two-pass update (the default), the same with the element-wise work split over
+two threads, and SciPy's BLAS with the update folded into the gemm (thresholds
+lowered so that the small nets here take them).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from conftest import DTYPES, random_batch
+from manual_backprop import ACTIVATIONS, LOSSES, MLP, fast_step
+from manual_backprop.activations import sigmoid_backward, sigmoid_forward, tanh_backward
+from nothing_lost import assert_params_identical, assert_trains_normally, snapshot
+
+ROUTES = ["numpy", "numpy-split", "blas-split"]
+HIDDEN = (7, 4, 6)
+
+
+@pytest.fixture(params=ROUTES)
+def route(request, monkeypatch):
+    if request.param.startswith("numpy"):
+        monkeypatch.setattr(fast_step, "USE_SCIPY", False)
+        monkeypatch.setattr(fast_step, "SPLIT_MIN", 2 if request.param == "numpy-split" else 1 << 30)
+    else:
+        pytest.importorskip("scipy")
+        monkeypatch.setattr(fast_step, "USE_SCIPY", True)
+        monkeypatch.setattr(fast_step, "BLAS_MIN", 0)
+        monkeypatch.setattr(fast_step, "SPLIT_MIN", 2)
+    return request.param
+
+
+def output_activations(loss):
+    return ["identity"] if LOSSES[loss].targets == "class_index" else ["identity", "sigmoid", "tanh", "relu"]
+
+
+CASES = [pytest.param(act, out, loss, dtype, depth, id=f"{act}-{out}-{loss}-{dt}-depth{depth}")
+         for loss in LOSSES for act in ACTIVATIONS for out in output_activations(loss)
+         if out == "identity" or act == "sigmoid"
+         for dt, dtype in DTYPES.items() for depth in (1, 2, 3)]
+
+
+def twins(sizes, act, out, loss, dtype, seed=1):
+    kw = {"activation": act, "output_activation": out, "loss": loss, "dtype": dtype, "seed": seed}
+    return MLP(sizes, **kw), MLP(sizes, **kw)
+
+
+@pytest.mark.parametrize("act,out,loss,dtype,depth", CASES)
+def test_train_step_equals_forward_loss_backward_sgd_step(route, act, out, loss, dtype, depth):
+    sizes, lr = [5, *HIDDEN[:depth], 3], 0.037
+    fast, plain = twins(sizes, act, out, loss, dtype)
+    eps = np.finfo(dtype).eps
+    for step in range(3):  # three steps: both buffer sets are used, and one is reused
+        for key, p in fast.params.items():
+            plain.params[key][...] = p  # both step from the same weights
+        I, Y = random_batch(sizes, 9, loss=loss, seed=step)
+        L_fast = fast.train_step(I, Y, lr)
+        O = plain.forward(I)
+        L_plain = plain.loss(O, Y)
+        grads = plain.backward(Y)
+        before = snapshot(plain)
+        plain.sgd_step(grads, lr)
+        assert abs(L_fast - L_plain) <= 8 * eps * abs(L_plain), f"step {step}: loss {L_fast} vs {L_plain}"
+        for key in plain.params:
+            # rounding: an ulp of the weight, plus some ulps of the update lr · g (other summation orders)
+            bound = 2 * eps * (np.max(np.abs(before[key])) + 8 * lr * np.max(np.abs(grads[key])))
+            diff = np.max(np.abs(fast.params[key] - plain.params[key]))
+            assert diff <= bound, f"step {step}: {key} off by {diff:.3e} (bound {bound:.3e})"
+        # the cache it leaves is the forward's: a later backward gives the reference's (at the new weights)
+        again, expected = fast.backward(Y), plain.backward(Y)
+        for key, g in expected.items():
+            scale = np.max(np.abs(g)) + np.finfo(dtype).tiny
+            err = np.max(np.abs(again[key] - g)) / scale
+            assert err <= 64 * eps, f"step {step}: backward after train_step, {key} off by {err:.3e}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+def test_routes_agree_bit_for_bit_on_the_element_wise_work(monkeypatch, dtype):
+    """Splitting the element-wise work over threads changes no bit: the kernels are element-wise."""
+    sizes = [6, 40, 30, 4]
+    I, Y = random_batch(sizes, 50, seed=3)
+    results = []
+    for split in (1 << 30, 2):
+        monkeypatch.setattr(fast_step, "SPLIT_MIN", split)
+        net = MLP(sizes, dtype=dtype, seed=2)
+        L = [net.train_step(I, Y, 0.01) for _ in range(3)]
+        results.append((L, snapshot(net)))
+    assert results[0][0] == results[1][0]
+    for key, p in results[0][1].items():
+        assert p.tobytes() == results[1][1][key].tobytes(), key
+
+
+EXTREMES = [1e4, -1e4, 0.0, -0.0, 88.0, -88.0, 745.0, -745.0, 20.0, -20.0, np.inf, -np.inf]
+
+
+def pre_activations(dtype):
+    rng = np.random.default_rng(3)
+    Z = (rng.standard_normal((40, 30)) * 30).astype(dtype)
+    Z[0, :len(EXTREMES)] = EXTREMES
+    return Z
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-thread", "two-threads"])
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+def test_fast_kernels_equal_the_plain_formulas(monkeypatch, dtype, split):
+    monkeypatch.setattr(fast_step, "SPLIT_MIN", 2 if split else 1 << 30)
+    Z = pre_activations(dtype)
+    dA = np.random.default_rng(4).standard_normal(Z.shape).astype(dtype)
+    sig, sig_back, _ = fast_step.FAST_ACTIVATIONS["sigmoid"]
+    tanh, tanh_back, _ = fast_step.FAST_ACTIVATIONS["tanh"]
+
+    A = np.empty_like(Z)
+    fast_step._split(sig, Z, A)
+    e = np.exp(-np.abs(Z))
+    plain = np.where(Z >= 0, 1 / (1 + e), e / (1 + e))  # the seed's σ, in its two stable branches
+    assert np.array_equal(A, plain.astype(dtype)), "sigmoid forward"
+    assert np.array_equal(A, sigmoid_forward(Z)), "sigmoid forward vs the reference"
+    dZ = dA.copy()
+    fast_step._split(sig_back, dZ, A)
+    assert np.array_equal(dZ, sigmoid_backward(dA, Z, A)), "sigmoid backward vs the reference"
+    ulp = np.finfo(dtype).eps
+    seed = dA * A * (1 - A)  # seed: dL/dĤ ⊙ Ĥ ⊙ (1 − Ĥ)
+    assert np.all(np.abs(dZ - seed) <= 4 * ulp * np.abs(seed)), "sigmoid backward vs the seed formula"
+
+    fast_step._split(tanh, Z, A)
+    assert np.array_equal(A, np.tanh(Z)), "tanh forward"
+    dZ = dA.copy()
+    fast_step._split(tanh_back, dZ, A)
+    assert np.array_equal(dZ, tanh_backward(dA, Z, A)), "tanh backward vs the reference"
+
+
+# --- the contract: a call that raises changes nothing, the cache included ------------------------
+
+SIZES = [4, 16, 2]
+
+
+def cache_gradients(net, Y):
+    """What a later backward would give: the cache, seen through the public surface."""
+    return {k: g.copy() for k, g in net.backward(Y).items()}
+
+
+def assert_cache_unchanged(net, Y, before, what):
+    after = cache_gradients(net, Y)
+    for key, g in before.items():
+        assert after[key].tobytes() == g.tobytes(), f"{what}: the forward cache changed ({key})"
+
+
+def trained_net(dtype, steps):
+    """A net after ``steps`` good train_steps (so one, or both, of the step's buffer sets is in use)."""
+    net = MLP(SIZES, dtype=dtype, seed=0)
+    I, Y = random_batch(SIZES, 32, seed=1)
+    for _ in range(steps):
+        net.train_step(I, Y, 0.01)
+    return net, Y
+
+
+def blow_up_update(net, lr_big):
+    I, Y = random_batch(SIZES, 32, seed=5)
+    return lambda n: n.train_step(I, 100 * Y, lr_big)
+
+
+def overflow_loss(net, _):
+    net.params["W_O"][...] = np.sqrt(np.finfo(net.dtype).max)  # O is finite, but (O − Y)² is not
+    I, Y = random_batch(SIZES, 32, seed=5)
+    return lambda n: n.train_step(I, Y, 0.1)
+
+
+def read_only(net, _):
+    net.params["b_O"].flags.writeable = False
+    I, Y = random_batch(SIZES, 32, seed=5)
+    return lambda n: n.train_step(I, Y, 0.1)
+
+
+FAILURES = [
+    ("update-overflows", blow_up_update, ValueError, "overflows"),
+    ("loss-overflows", overflow_loss, ValueError, "overflowed"),
+    ("read-only-param", read_only, ValueError, "is read-only"),
+]
+
+
+@pytest.mark.parametrize("steps", [1, 2], ids=["after-1-step", "after-2-steps"])
+@pytest.mark.parametrize("name,make,exc,fragment", FAILURES, ids=[f[0] for f in FAILURES])
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+def test_a_step_that_raises_changes_nothing_cache_included(route, dtype, name, make, exc, fragment, steps):
+    net, Y = trained_net(dtype, steps)
+    lr_big = float(np.finfo(dtype).max) / 4
+    call = make(net, lr_big)
+    before, cache_before = snapshot(net), cache_gradients(net, Y)
+    with pytest.raises(exc, match=re.escape(fragment)):
+        call(net)
+    assert_params_identical(net, before, name)
+    assert_cache_unchanged(net, Y, cache_before, name)
+    for p in net.params.values():
+        p.flags.writeable = True
+    if name != "loss-overflows":  # that net's weights are at overflow on purpose
+        assert_trains_normally(net, before)
+
+
+def test_read_only_parameters_are_refused_before_any_write(route):
+    net, Y = trained_net(np.float64, 1)
+    net.params["W_H"].flags.writeable = False  # the first layer's: an update that wrote as it went would
+    before = snapshot(net)                      # already have changed the output layer's parameters
+    I, _ = random_batch(SIZES, 32, seed=5)
+    with pytest.raises(ValueError, match=re.escape("net.params['W_H'] is read-only")):
+        net.train_step(I, Y, 0.1)
+    assert_params_identical(net, before, "read-only W_H")
+
+
+def test_the_output_overflow_is_named():
+    net = MLP(SIZES, seed=0)
+    net.params["b_O"][0, 0] = np.inf
+    I, Y = random_batch(SIZES, 32, seed=1)
+    with pytest.raises(ValueError, match=re.escape("the output O must be finite")):
+        net.train_step(I, Y, 0.1)
+
+
+@pytest.mark.parametrize("edit", ["fortran-order", "other-dtype"])
+def test_parameters_the_tuned_route_cannot_take_use_the_reference(route, edit):
+    fast, plain = twins(SIZES, "sigmoid", "identity", "half_sse", np.float64)
+    for net in (fast, plain):
+        W = net.params["W_H"]
+        net.params["W_H"] = np.asfortranarray(W) if edit == "fortran-order" else W.astype(np.float32)
+    I, Y = random_batch(SIZES, 32, seed=1)
+    L_fast = fast.train_step(I, Y, 0.1)
+    O = plain.forward(I)
+    L_plain = plain.loss(O, Y)
+    plain.sgd_step(plain.backward(Y), 0.1)
+    assert L_fast == L_plain
+    for key, p in plain.params.items():
+        assert np.array_equal(fast.params[key], p), key
+
+
+def test_the_buffers_follow_the_batch_size_and_the_net():
+    net = MLP(SIZES, seed=0)
+    for N in (32, 5, 32):
+        I, Y = random_batch(SIZES, N, seed=N)
+        net.train_step(I, Y, 0.01)
+        assert net.forward(I).shape == (2, N)
+
+
+def test_public_surface_for_the_step():
+    net = MLP([3, 5, 4, 2], activation="tanh", output_activation="sigmoid", loss="mse")
+    assert [a.name for a in net.layer_activations] == ["tanh", "tanh", "sigmoid"]
+    assert net.loss_function.name == "mse" and net.loss_function.targets == "dense"
+    with pytest.raises(AttributeError):
+        net.loss_function = None
