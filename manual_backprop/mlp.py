@@ -130,7 +130,7 @@ class MLP:
         Everything is checked and every new value computed before the first write,
         so a call that raises leaves the parameters bit-identical.
         """
-        sgd_update(self.params, check_grads(grads, self.params), check_lr(lr))
+        sgd_update(self.params, check_grads(grads, self.params), check_lr(lr, self.dtype))
 
     def train_step(self, I: ArrayLike, Y: ArrayLike, lr: float) -> float:
         """One SGD step on a mini-batch: forward, loss, backward, update. Returns the loss before the step.
@@ -143,7 +143,7 @@ class MLP:
         before the update. Read-only parameters, an output or loss that overflows, and an
         update that would not be finite are ValueErrors.
         """
-        lr = check_lr(lr)
+        lr = check_lr(lr, self.dtype)
         I = as_inputs(I, self.sizes[0], self.dtype)  # finite (D_I, N), cast to dtype
         Y = self._targets(Y, I.shape[1], "I's batch")
         with _overflow_is_an_error("train_step", self.dtype, "I, Y or the weights are"):

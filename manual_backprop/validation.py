@@ -134,9 +134,13 @@ def check_seed(seed) -> int | None:
     return int(seed)
 
 
-def check_lr(lr) -> float:
-    """The learning rate: a finite real number ≥ 0, returned as a Python float."""
-    if type(lr) is float and 0.0 <= lr < math.inf:  # the common case, without the slower checks below
+def check_lr(lr, dtype: np.dtype | None = None) -> float:
+    """The learning rate: a finite real number ≥ 0 (within ``dtype``'s range, when given), as a Python float.
+
+    A rate beyond a float32 net's range would become inf when the update casts it
+    to float32, which older NumPy reports as a warning rather than an overflow.
+    """
+    if type(lr) is float and 0.0 <= lr <= _LARGEST.get(dtype, _FLOAT64_MAX):  # the common case: finite, in range
         return lr
     if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real):
         hint = ""
@@ -154,7 +158,14 @@ def check_lr(lr) -> float:
     if lr < 0:
         raise ValueError(f"lr must be ≥ 0; got {lr!r}: the update is w := w − lr · dL/dw, "
                          f"so a negative rate climbs the loss")
+    if dtype is not None and lr > _LARGEST[np.dtype(dtype)]:  # compared as Python floats: no cast
+        raise ValueError(f"lr must fit the net's dtype {np.dtype(dtype).name} (at most "
+                         f"{_LARGEST[np.dtype(dtype)]:.3g}), or the update overflows it; got {lr!r}")
     return lr
+
+
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
+_LARGEST: dict[np.dtype | None, float] = {d: float(np.finfo(d).max) for d in SUPPORTED_DTYPES}  # each dtype's largest lr
 
 
 def _is_torch_tensor(x) -> bool:
