@@ -20,16 +20,7 @@ from torch_ref.cli import COMMANDS, main
 ROOT = Path(__file__).resolve().parents[1]
 WITHOUT_TORCH = "import sys; sys.modules['torch'] = None; "
 
-SOLUTION = '''
-import numpy as np
-
-def backward(params, I, Y):
-    H_hat = 1 / (1 + np.exp(-(params["W_H"] @ I + params["b_H"])))
-    dO = params["W_O"] @ H_hat + params["b_O"] - Y
-    dH = (params["W_O"].T @ dO) * H_hat * (1 - H_hat)
-    return {"W_H": dH @ I.T, "b_H": dH.sum(axis=1, keepdims=True),
-            "W_O": dO @ H_hat.T, "b_O": dO.sum(axis=1, keepdims=True)}
-'''
+SOLUTION = (ROOT / "tests" / "submissions" / "honest" / "correct.py").read_text()  # the seed's backward, right
 
 
 def _python(code: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
