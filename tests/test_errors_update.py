@@ -14,7 +14,11 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
+
+try:
+    import torch
+except ImportError:  # a core install: the cases that need torch are marked needs_torch and not collected
+    torch = None
 
 from conftest import DTYPES, random_batch
 from manual_backprop import MLP
@@ -88,7 +92,8 @@ GRADS = [
     ("lr-10**400", with_lr(10**400), ValueError, "lr must be a finite number ≥ 0; got an int of 401 digits, beyond"),
     ("lr-huge-fraction", with_lr(Fraction(10**400, 3)), ValueError, "beyond the range of float64"),
     ("lr-0d-array", with_lr(np.array(0.1)), TypeError, "for a one-element one use float(lr)"),
-    ("lr-torch-scalar", with_lr(torch.tensor(0.1)), TypeError, "got Tensor tensor(0.1000): an array or tensor"),
+    ("lr-torch-scalar", lambda net: net.sgd_step(good_grads(net), torch.tensor(0.1)), TypeError,
+     "got Tensor tensor(0.1000): an array or tensor"),
     ("b_O-masked", with_grad("b_O", lambda g: np.ma.masked_array(g, mask=g > 0)), TypeError,
      "grads['b_O'] must be a plain array of numbers; got a masked array"),
     ("b_O-torch-complex", with_grad("b_O", lambda g: torch.tensor(g + 1j)), TypeError, "grads['b_O'] must be real"),
@@ -101,7 +106,12 @@ GRADS = [
 ]
 
 
-@pytest.mark.parametrize("call,exc,fragment", [pytest.param(*c[1:], id=c[0]) for c in GRADS])
+def needs_torch(case_id: str) -> list:
+    """The marks of a case: needs_torch for the cases that build torch tensors."""
+    return [pytest.mark.needs_torch] if "torch-" in case_id and case_id != "torch-names" else []
+
+
+@pytest.mark.parametrize("call,exc,fragment", [pytest.param(*c[1:], id=c[0], marks=needs_torch(c[0])) for c in GRADS])
 def test_sgd_step_rejects_and_writes_nothing(call, exc, fragment):
     net = MLP(SIZES, seed=0)
     assert_raises_nothing_lost(net, call, exc, fragment)
@@ -158,7 +168,7 @@ def read_only(a):
 
 
 @pytest.mark.parametrize("dtype_name", ["f64", "f32"])
-@pytest.mark.parametrize("given,as_float", [pytest.param(*c[1:], id=c[0]) for c in CASTS])
+@pytest.mark.parametrize("given,as_float", [pytest.param(*c[1:], id=c[0], marks=needs_torch(c[0])) for c in CASTS])
 def test_ints_bools_and_lists_are_cast(given, as_float, dtype_name):
     dtype = DTYPES[dtype_name]
     net_a, net_b = MLP(SIZES, dtype=dtype, seed=0), MLP(SIZES, dtype=dtype, seed=0)
@@ -205,13 +215,14 @@ def test_any_memory_layout_gives_the_bits_of_the_plain_array(layout, dtype_name)
         assert np.array_equal(net_a.params[key], net_b.params[key]), f"{key} after two steps"
 
 
+@pytest.mark.needs_torch
 @pytest.mark.parametrize("dtype_name", ["f64", "f32"])
-@pytest.mark.parametrize("torch_dtype", [torch.float64, torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("torch_dtype", ["float64", "float32", "float16", "bfloat16"])
 def test_torch_gradients_are_accepted(torch_dtype, dtype_name):
     """Gradients as torch tensors (requiring grad, of any float dtype) update like their NumPy values."""
     dtype = DTYPES[dtype_name]
     net_a, net_b = MLP(SIZES, dtype=dtype, seed=0), MLP(SIZES, dtype=dtype, seed=0)
-    tensors = {k: torch.tensor(g).to(torch_dtype).requires_grad_() for k, g in good_grads(net_a).items()}
+    tensors = {k: torch.tensor(g).to(getattr(torch, torch_dtype)).requires_grad_() for k, g in good_grads(net_a).items()}
     net_a.sgd_step(tensors, 0.1)
     net_b.sgd_step({k: t.detach().double().numpy() for k, t in tensors.items()}, 0.1)
     for key in net_a.params:

@@ -15,6 +15,7 @@ from test_grader_isolation import grade
 from test_oracle_plugin import PLUGIN, _plugin_installed
 
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.needs_torch  # graded against autograd, the default reference
 
 SEED = '''
 import numpy as np

@@ -99,6 +99,7 @@ def test_grade_solution_that_breaks_exits_1(solution, function, message):
     assert result.returncode == 1 and message in result.stdout, result.stdout + result.stderr
 
 
+@pytest.mark.needs_torch  # graded against autograd, the default reference
 def test_grade_solution_that_fails_to_import_exits_1(tmp_path):
     path = tmp_path / "broken.py"
     path.write_text("import numpy as np\nraise ImportError('half-written solution')\n")

@@ -154,6 +154,7 @@ def test_results_without_failing_and_a_crashing_solution(pytester):
     assert "student bug here" in result.stdout.str()
 
 
+@pytest.mark.needs_torch  # the fixture's default reference is autograd
 def test_student_code_that_skips_or_exits_fails_the_test_and_the_session_goes_on(pytester):
     body = "".join(f"def test_{name}(backprop_oracle):\n    backprop_oracle({name})\n"
                    for name in ("skips", "exits_pytest", "sys_exits", "interrupts", "hard_exit"))
@@ -168,6 +169,7 @@ def test_student_code_that_skips_or_exits_fails_the_test_and_the_session_goes_on
         assert f"backward could not be graded: {reason}" in out, f"missing {reason!r} in\n{out}"
 
 
+@pytest.mark.needs_torch  # the fixture's default reference is autograd
 def test_timeout_output_and_hidden_cases(pytester):
     body = ("def test_loops(backprop_oracle):\n"
             "    backprop_oracle(loops, timeout=1)\n"
