@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from conftest import random_batch
 from fuzz_strategies import FUZZ_SETTINGS, array_args, check_call, good_net, lr_args, names_argument
 from manual_backprop import MLP
-from nothing_lost import assert_params_identical, assert_trains_normally, snapshot
+from nothing_lost import assert_params_identical, assert_raises_nothing_lost, assert_trains_normally, snapshot
 
 SIZES, N = [4, 16, 2], 32
 I, Y = random_batch(SIZES, N, seed=1)
@@ -109,6 +109,9 @@ def test_read_only_parameter_is_refused_before_any_write(key, call):
     with pytest.raises(ValueError, match=re.escape(f"net.params['{key}']") + ".*read-only"):
         run()
     assert_params_identical(net, before, f"{call} with a read-only {key}")
+    net.params[key].flags.writeable = True
+    run()  # and with the array writable again, the step goes through
+    assert not np.array_equal(net.params[key], before[key])
 
 
 @pytest.mark.parametrize("bad", ["Y-transposed", "Y-nan", "lr-negative", "I-wrong-width"])
@@ -127,6 +130,68 @@ def test_failed_train_step_leaves_the_forward_cache(bad):
         assert after[key].tobytes() == expected[key].tobytes(), f"dL/d{key} after the failed train_step"
 
 
+# --- what a raising or succeeding step leaves behind (the cache a later backward uses, the output)
+
+I_B, Y_B = random_batch(SIZES, 8, seed=2)  # a second batch, beside I and Y
+
+
+def _grads_after(net, I_, Y_):
+    net.forward(I_)
+    return net.backward(Y_)
+
+
+def test_train_step_that_overflows_keeps_the_cache_and_the_parameters():
+    net = MLP(SIZES, seed=0)
+    expected = _grads_after(net, I, Y)
+    before = snapshot(net)
+    with pytest.raises(ValueError, match="overflows float64"):
+        net.train_step(I_B, Y_B, 1e308)
+    assert_params_identical(net, before, "a train_step whose update overflows")
+    again = net.backward(Y)
+    for key in expected:
+        assert np.array_equal(again[key], expected[key]), f"backward after a failed train_step: {key} changed"
+
+
+def test_after_train_step_the_cache_is_that_batch_before_the_update():
+    net = MLP(SIZES, seed=0)
+    before = snapshot(net)
+    net.train_step(I_B, Y_B, 0.1)
+    twin = MLP(SIZES, seed=0)
+    expected = _grads_after(twin, I_B, Y_B)
+    assert all(np.array_equal(twin.params[k], before[k]) for k in before)
+    got = net.backward(Y_B)  # the cache's activations are the pre-update forward's
+    assert np.array_equal(got["b_O"], expected["b_O"]), "the output layer's bias gradient comes from the cache alone"
+
+
+@pytest.mark.parametrize("dtype,scale", [(np.float32, 3e38), (np.float64, 1e308)], ids=["f32-3e38", "f64-1e308"])
+def test_a_forward_that_overflows_is_a_value_error(dtype, scale):
+    """Finite but huge inputs through relu units overflow to inf: the error names the overflow, also
+    with warnings as errors (as here). (Sigmoid units saturate instead, rightly giving finite outputs.)"""
+    net = MLP(SIZES, activation="relu", dtype=dtype, seed=0)
+    net.params["W_H"][...] = 1.0  # H = 4 · scale, beyond the dtype's range
+    big = np.full((4, 3), scale, dtype=dtype)
+    before = snapshot(net)
+    with pytest.raises(ValueError, match=f"the forward pass overflowed {np.dtype(dtype).name}"):
+        net.forward(big)
+    with pytest.raises(RuntimeError, match="call net.forward"):
+        net.backward(np.zeros((2, 3)))  # the failed forward left no cache
+    assert_params_identical(net, before, "a forward of inputs that overflow")
+    assert_raises_nothing_lost(net, lambda n: n.train_step(big, np.zeros((2, 3)), 0.1), ValueError,
+                               f"train_step overflowed {np.dtype(dtype).name}")
+
+
+def test_forward_hands_back_its_output_read_only():
+    net = MLP(SIZES, seed=0)
+    O = net.forward(I)
+    expected = net.backward(Y)
+    with pytest.raises(ValueError, match="read-only"):
+        O += 1.0
+    O_copy = O.copy()
+    O_copy += 1.0  # a copy is the caller's own
+    again = net.backward(Y)
+    assert all(np.array_equal(again[k], expected[k]) for k in expected), "editing a copy changed backward"
+
+
 # --- the fuzz of test_fuzz.py, with finite values that pass the checks and overflow the arithmetic
 
 CONFIGS = {
@@ -136,6 +201,7 @@ CONFIGS = {
 }
 
 
+@pytest.mark.needs_torch  # its strategies draw torch tensors among the wrappers
 @pytest.mark.parametrize("config", list(CONFIGS))
 @settings(FUZZ_SETTINGS, max_examples=100)
 @given(data=st.data())
@@ -189,6 +255,7 @@ def test_fuzz_huge_finite_values(config, data):
 
 # --- the torch-free checker reads candidates as torch_ref.check_gradients does
 
+@pytest.mark.needs_torch
 @pytest.mark.parametrize("form", ["torch-requires-grad", "torch-bfloat16", "masked"])
 def test_check_gradients_fd_reads_candidates_like_check_gradients(form):
     """check_gradients_fd called a right gradient in a torch tensor 'wrong_shape' (not a numeric array)
