@@ -14,38 +14,43 @@ differs in these ways, each for speed:
   two sets used in turn: the step writes into the set that is not the net's
   current cache and hands it over only when the whole step has succeeded, so a
   step that raises leaves the cache, like the parameters, as it was.
-- **One BLAS pool.** Each weight gradient is formed by NumPy's ``matmul`` into
-  one scratch array (the size of the largest weight: one layer's worth of
-  memory), then ``W − lr · G`` is written into ``W`` in place.
-  Optionally (``USE_SCIPY = True``, with SciPy installed) the update is folded
-  into the product instead: ``W ← W − lr · dZ · Xᵀ`` as one BLAS ``gemm`` with
-  β = 1 on ``W``'s transposed, Fortran-ordered view, which forms no gradient
-  array at all, and every product of the step then goes through SciPy's BLAS.
-  It is off by default, and SciPy is not a dependency: NumPy and SciPy each
-  bundle an OpenBLAS with its own thread pool, and on the two-core machine
-  this was measured on, the hand-over between the pools (NumPy's still serves
-  the argument checks and the caller's own products) cost more than the fold
-  saved, in float64 most.
+- **The update folded into the product, through NumPy's own BLAS.** For a
+  large layer, ``W ← W − lr · dZ Xᵀ`` is one ``gemm`` with α = −lr and β = 1
+  writing into ``W``: no gradient array is formed and no separate update pass
+  reads and writes ``W`` again. The forward's bias goes the same way: ``Z`` is
+  filled with ``b`` (a write-only pass) and the ``gemm`` adds ``W X`` into it.
+  NumPy exposes no α or β, so ``gemm`` is called through ``ctypes`` in the
+  OpenBLAS that NumPy itself loaded (``_numpy_gemm``): the same library and
+  the same thread pool as ``np.matmul``. Where NumPy was built against another
+  BLAS (its build configuration says which), small layers, and with
+  ``USE_GEMM = False``, the step forms each weight gradient with ``np.matmul``
+  into one scratch array the size of the largest weight and writes
+  ``W − lr · G`` into ``W``.
 - **All or nothing without a copy.** The reference forms the new values aside
   and scans them. Here, before the first write, one BLAS dot per array gives
   ``‖W‖``, ``‖dZ‖`` and ``‖X‖`` (each finite only if every entry is), and
   Cauchy–Schwarz bounds every entry of the new weight by
-  ``‖W‖ + lr · ‖dZ‖ · ‖X‖``. When that is far below the dtype's maximum no
-  entry can overflow, and the step writes in place. Otherwise (a NaN, or
-  values near overflow: rare) it falls back to ``MLP.sgd_step`` with the
-  gradients formed in full, which writes nothing and names the culprit.
-- **Fast kernels for the common layers**, computed in place: sigmoid and tanh
-  layers (the bias added in the same call as the activation), the identity
-  output, and the ``half_sse`` and ``mse`` losses. The sigmoid is the
-  reference's own stable formula, bit for bit. Every other activation and
-  loss uses its registry entry's forward and backward, unchanged.
-- **Two threads for the element-wise work: built, measured, off by default**
-  (``SPLIT_MIN``). NumPy releases the GIL inside a ufunc, so two threads can
-  run two halves of the rows at once, and alone a split sigmoid takes little
-  more than half the time. Inside the step it did not pay: right after a
-  product OpenBLAS's idle thread still spins on the second core, so the second
-  element-wise thread finds no core free, and the hand-offs cost more than
-  they saved.
+  ``‖W‖ + lr · ‖dZ‖ · ‖X‖``, and every partial sum of the forward's ``W X``
+  by ``‖W‖ · ‖X‖``. When these are far below the dtype's maximum nothing can
+  overflow, and the step writes in place. Otherwise (a NaN, or values near
+  overflow: rare) it starts again on the reference's road, which writes
+  nothing unless every new value is finite and names the culprit when not.
+- **Fewer passes for the common layers**, in place: sigmoid and tanh hidden
+  layers, the identity output, the ``half_sse`` and ``mse`` losses. The
+  sigmoid is ``e / (1 + e)`` with ``e = exp(min(z, c))`` and ``c`` the largest
+  whole number whose ``exp`` is finite in the dtype: four passes where the
+  reference's two-branch form takes seven. For ``z < 0`` it is the reference's
+  own branch, bit for bit; for ``z ≥ 0`` it is another exact rewriting of σ,
+  equal to rounding (a few units in the last place), and it never overflows.
+  Bias sums over the batch are a matrix-vector product with ones (BLAS, both
+  cores). Every other activation and loss uses its registry entry's forward
+  and backward, unchanged.
+
+Measured and dropped: SciPy's BLAS for the fold (NumPy's and SciPy's
+OpenBLAS each keep a thread pool, and handing the cores between them cost
+more than the fold saved), and the element-wise work split over two threads
+(no faster inside the step on two cores). ``scripts/step_profile.py`` times
+each phase of this step.
 
 The contract is the reference's: every error raised before the first write,
 nothing changed by a call that raises, and the same forward cache left for a
@@ -54,35 +59,19 @@ later ``net.backward``.
 
 from __future__ import annotations
 
+import ctypes
 import math
-import os
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .validation import OUTPUT_HINT, check_finite
 
-USE_SCIPY = False  # True: SciPy's BLAS for the products, the update folded into the gemm (see above)
-SPLIT_MIN = 1 << 62  # element-wise work on at least this many entries is split over two threads: off
-#                      by default (see the module doc); 1 << 16 switches it on for arrays worth a hand-off
-BLAS_MIN = 1 << 18  # products of fewer multiply-adds (per layer) use NumPy's matmul: less call overhead
+USE_GEMM = True  # False: np.matmul and a separate update pass everywhere (the tests run both)
+GEMM_MIN = 1 << 18  # layers of fewer multiply-adds use np.matmul: ctypes' call overhead would dominate
 
 _STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # net -> its TrainStep
-_pool = None
-_blas = None  # scipy.linalg.blas once imported, False when SciPy is missing
-
-
-def _scipy_blas():
-    """scipy.linalg.blas, imported on first use (it takes a while), or None without SciPy."""
-    global _blas
-    if _blas is None:
-        try:
-            from scipy.linalg import blas
-        except ImportError:  # pragma: no cover - the tests run the NumPy route with USE_SCIPY = False
-            blas = False
-        _blas = blas
-    return _blas or None
+_GEMM: dict | None = None  # dtype -> gemm(alpha, A, trans_a, B, trans_b, beta, C), once looked up
 
 
 def train_step(net, I: np.ndarray, Y: np.ndarray, lr: float):
@@ -99,82 +88,106 @@ def train_step(net, I: np.ndarray, Y: np.ndarray, lr: float):
     return step(net, I, Y, lr)
 
 
-def _split(fn, *args) -> None:
-    """``fn(*args)`` on arrays of as many rows (and scalars), in two halves of rows on two threads when large."""
-    global _pool
-    rows = args[0].shape[0]
-    if args[0].size < SPLIT_MIN or rows < 2 or _cores() < 2:
-        fn(*args)
-        return
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fast_step")
-    h = rows // 2
-    other = _pool.submit(fn, *(a[:h] if isinstance(a, np.ndarray) else a for a in args))
+# --- NumPy's own gemm, through ctypes -------------------------------------------------------------
+
+def _numpy_gemm() -> dict:
+    """``{dtype: gemm}`` for float64 and float32 from the OpenBLAS NumPy loaded, or ``{}``.
+
+    Only for NumPy's own wheels' BLAS, scipy-openblas, whose exported names and
+    integer width the build configuration states (``scipy_cblas_dgemm64_`` with
+    64-bit integers, or without the suffix with 32-bit ones). Anything else, or
+    any failure to find the names, leaves the step on ``np.matmul``.
+    """
+    global _GEMM
+    if _GEMM is None:
+        try:
+            _GEMM = _load_gemm()
+        except Exception:  # pragma: no cover - any surprise in a foreign build: use np.matmul
+            _GEMM = {}
+    return _GEMM
+
+
+def _load_gemm() -> dict:
+    config = getattr(np.__config__, "CONFIG", {})  # NumPy ≥ 1.26
+    blas = config.get("Build Dependencies", {}).get("blas", {})
+    if blas.get("name") != "scipy-openblas":
+        return {}
+    wide = "64BITINT" in str(blas.get("openblas configuration", ""))
+    index, suffix = (ctypes.c_int64, "64_") if wide else (ctypes.c_int, "")
     try:
-        fn(*(a[h:] if isinstance(a, np.ndarray) else a for a in args))
-    finally:
-        other.result()
+        from numpy._core import _multiarray_umath as umath
+    except ImportError:  # pragma: no cover - NumPy 1.x
+        from numpy.core import _multiarray_umath as umath  # type: ignore[no-redef]
+    lib = ctypes.CDLL(umath.__file__)  # already loaded: its handle also finds the BLAS it links
+    found = {}
+    for dtype, letter, real in ((np.float64, "d", ctypes.c_double), (np.float32, "s", ctypes.c_float)):
+        fn = getattr(lib, f"scipy_cblas_{letter}gemm{suffix}")
+        fn.restype = None
+        fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, index, index, index, real,
+                       ctypes.c_void_p, index, ctypes.c_void_p, index, real, ctypes.c_void_p, index]
+        found[np.dtype(dtype)] = _gemm_caller(fn)
+    return found
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+def _gemm_caller(fn):
+    row_major, plain, transposed = 101, 111, 112  # CBLAS's enum values
+
+    def gemm(alpha, A, trans_a, B, trans_b, beta, C):
+        """C := alpha · op(A) op(B) + beta · C, all C-contiguous 2-D arrays of one dtype; op = ·ᵀ if trans."""
+        M, N = C.shape
+        K = A.shape[0] if trans_a else A.shape[1]
+        fn(row_major, transposed if trans_a else plain, transposed if trans_b else plain, M, N, K,
+           alpha, A.ctypes.data, A.shape[1], B.ctypes.data, B.shape[1], beta, C.ctypes.data, N)
+    return gemm
 
 
-# --- element-wise kernels: each writes its result into ``out`` -------------------------------------
+# --- element-wise kernels, in place, with one scratch array T of the same shape ------------------
 
-def _sigmoid_forward(Z, out):
-    """The reference sigmoid, 1/(1+e) or e/(1+e) with e = e^(−|z|), bit for bit; no temporary beyond one mask."""
-    np.abs(Z, out=out)
-    np.negative(out, out=out)
-    np.exp(out, out=out)  # e^(−|z|) ≤ 1
-    den = out + 1.0
-    np.maximum(out, Z >= 0, out=out)  # numerator: 1 for z ≥ 0, e for z < 0
-    np.divide(out, den, out=out)
+def _exp_cap(dtype) -> float:
+    """The largest whole number whose exp is finite in ``dtype`` (709 in float64, 88 in float32)."""
+    return float(math.floor(math.log(float(np.finfo(dtype).max))))
 
 
-def _sigmoid_backward(dA, A):
-    """dA := dA ⊙ A ⊙ (1 − A) in place: the reference's order, so bit for bit its result."""
-    t = np.subtract(1.0, A)
+def _sigmoid_forward(Z, A, T):
+    """A := σ(Z) as e / (1 + e), e = exp(min(Z, c)): bit for bit the reference for Z < 0, never overflowing."""
+    np.minimum(Z, _CAP[Z.dtype], out=A)
+    np.exp(A, out=A)
+    np.add(A, 1.0, out=T)
+    np.divide(A, T, out=A)
+
+
+def _sigmoid_backward(dA, A, T):
+    """dA := dA ⊙ A ⊙ (1 − A), in the reference's order, so bit for bit its result."""
+    np.subtract(1.0, A, out=T)
     dA *= A
-    dA *= t
+    dA *= T
 
 
-def _tanh_forward(Z, out):
-    np.tanh(Z, out=out)
+def _tanh_forward(Z, A, T):
+    np.tanh(Z, out=A)
 
 
-def _tanh_backward(dA, A):
-    """dA := dA ⊙ (1 − A²) in place, in the reference's order."""
-    t = np.multiply(A, A)
-    np.subtract(1.0, t, out=t)
-    np.multiply(t, dA, out=dA)
+def _tanh_backward(dA, A, T):
+    """dA := dA ⊙ (1 − A²), in the reference's order."""
+    np.multiply(A, A, out=T)
+    np.subtract(1.0, T, out=T)
+    dA *= T
 
 
-def _add_bias(Z, b):
-    Z += b  # (D, 1) broadcast over the batch
+_CAP = {np.dtype(d): _exp_cap(d) for d in (np.float64, np.float32)}
 
-
-def _update(W, G, lr):
-    """W := W − lr · G, G overwritten: the reference's form of the new value."""
-    G *= lr
-    np.subtract(W, G, out=W)
-
-
-# name -> (forward(Z, out), backward_in_place(dA, A), output bounded by 1 in magnitude)
+# name -> (forward(Z, A, T), backward_in_place(dA, A, T), output bounded by 1 in magnitude)
 FAST_ACTIVATIONS = {
     "sigmoid": (_sigmoid_forward, _sigmoid_backward, True),
     "tanh": (_tanh_forward, _tanh_backward, True),
 }
 
 
-def _bias_then(forward):
-    def kernel(Z, b, A):
-        Z += b
-        forward(Z, A)
-    return kernel
+class _Layer:
+    """One layer's buffers and choices; ``sets`` holds its (Z, A) in each of the two forward sets."""
+
+    __slots__ = ("W_key", "b_key", "act", "kind", "forward", "backward", "gemm", "sets", "G", "db",
+                 "new_b", "ones", "T", "bounded_input")
 
 
 class TrainStep:
@@ -184,45 +197,37 @@ class TrainStep:
         self.sizes, self.dtype, self.N = tuple(net.sizes), np.dtype(net.dtype), N
         self.activations = tuple(net.layer_activations)
         self.loss = net.loss_function
-        dt, n_layers = self.dtype, len(self.sizes) - 1
+        dt = self.dtype
+        gemm = _numpy_gemm().get(dt) if USE_GEMM else None
         outs = self.sizes[1:]
-        self.fast = [a.name in FAST_ACTIVATIONS for a in self.activations]
-        self.identity = [a.name == "identity" for a in self.activations]
-        # two forward sets (Z, A) per layer; A only for a fast, non-identity activation
-        self.sets = [[(np.empty((d, N), dt), np.empty((d, N), dt) if f else None)
-                      for d, f in zip(outs, self.fast)] for _ in range(2)]
+        self.layers: list[_Layer] = []
+        bounded = False  # the input I is not bounded; a sigmoid or tanh output is, by 1
+        for name, fan_in, fan_out, act in zip(net.layer_names, self.sizes[:-1], outs, self.activations):
+            L = _Layer()
+            L.W_key, L.b_key, L.act = "W_" + name, "b_" + name, act
+            L.kind = ("fast" if act.name in FAST_ACTIVATIONS else
+                      "identity" if act.name == "identity" else "other")
+            L.forward, L.backward, _ = FAST_ACTIVATIONS.get(act.name, (None, None, False))
+            L.gemm = gemm if gemm is not None and fan_in * fan_out * N >= GEMM_MIN else None
+            L.sets = [(np.empty((fan_out, N), dt), np.empty((fan_out, N), dt) if L.kind == "fast" else None)
+                      for _ in range(2)]
+            L.G = None if L.gemm else np.empty((fan_out, fan_in), dt)  # the gradient, when not folded
+            L.db = np.empty(fan_out, dt)
+            L.new_b = np.empty((fan_out, 1), dt)
+            L.ones = np.ones(N, dt)
+            L.bounded_input = bounded
+            bounded = FAST_ACTIVATIONS.get(act.name, (0, 0, False))[2]
+            self.layers.append(L)
         self.current = 1  # the set last handed out; the next step writes the other one
-        # dL/dA of every hidden layer's output (dZ is formed in it, in place), and dL/dO
+        # dL/dA of every hidden layer's output (dZ is formed in it, in place); dL/dO; one scratch
         self.dA = [np.empty((d, N), dt) for d in outs[:-1]]
         self.dO = np.empty((outs[-1], N), dt) if self.loss.name in ("half_sse", "mse") else None
-        self.db = [np.empty((d, 1), dt) for d in outs]
-        self.new_b = [np.empty((d, 1), dt) for d in outs]
-        big = any(fi * fo * N >= BLAS_MIN for fi, fo in zip(self.sizes[:-1], outs))
-        blas = _scipy_blas() if USE_SCIPY and big else None
-        # one BLAS for all the products of a step (see the module doc), SciPy's when any is large
-        self.blas = [blas is not None] * n_layers
-        if blas is not None:
-            prefix = "d" if dt == np.float64 else "s"
-            self.gemm = getattr(blas, prefix + "gemm")
-            dot = getattr(blas, prefix + "dot")
-            self.sq = lambda a: float(dot(a.reshape(-1), a.reshape(-1)))  # a · a, C-contiguous a
-        else:
-            self.sq = lambda a: float(np.vdot(a, a))
-        # NumPy route: one scratch array for the largest weight gradient
-        need = max([fi * fo for fi, fo, b in zip(self.sizes[:-1], outs, self.blas) if not b], default=0)
-        self.G = np.empty(need, dt)
-        self.limit = 0.25 * float(np.finfo(dt).max)  # margin for the rounding of the bound's own terms
-        self.n_layers = n_layers
-        self.expected = [(kind + name, shape) for name, fi, fo in zip(net.layer_names, self.sizes[:-1], outs)
-                         for kind, shape in (("W_", (fo, fi)), ("b_", (fo, 1)))]
-        self.G_views = [self.G[:fi * fo].reshape(fo, fi) if not b else None
-                        for fi, fo, b in zip(self.sizes[:-1], outs, self.blas)]
-        self.db_flat = [db.reshape(-1) for db in self.db]
-        self.forward_kernels = [_bias_then(FAST_ACTIVATIONS[a.name][0]) if f else None
-                                for a, f in zip(self.activations, self.fast)]
-        # an input bounded by 1 in magnitude (a sigmoid or tanh output) needs no norm: ‖X‖ ≤ √size
-        self.bounded_input = [False] + [FAST_ACTIVATIONS.get(a.name, (0, 0, False))[2]
-                                        for a in self.activations[:-1]]
+        T = np.empty(max(outs) * N, dt)  # the kernels' scratch, one view per layer
+        for L, d in zip(self.layers, outs):
+            L.T = T[:d * N].reshape(d, N)
+        self.limit = 0.25 * float(np.finfo(dt).max)  # margin for the rounding of the bounds' own terms
+        self.expected = [(L.W_key, (fo, fi)) for L, fi, fo in zip(self.layers, self.sizes[:-1], outs)]
+        self.expected += [(L.b_key, (fo, 1)) for L, fo in zip(self.layers, outs)]
 
     def fits(self, net, N: int) -> bool:
         """Still the right buffers: same shapes, dtype, batch, layers and loss."""
@@ -240,101 +245,75 @@ class TrainStep:
             p = params.get(key)
             if type(p) is not np.ndarray or p.dtype != dt or p.shape != shape or not p.flags.c_contiguous:
                 return self._reference_step(net, I, Y, lr)
-        names = net.layer_names
         s = 1 - self.current
-        Ws = [params["W_" + n] for n in names]
-        bs = [params["b_" + n] for n in names]
+        layers = self.layers
+        Ws = [params[L.W_key] for L in layers]
+        bs = [params[L.b_key] for L in layers]
 
         # forward: Z = W X + b, A = f(Z), into set s
         X = np.ascontiguousarray(I)
         cache = []
-        for i, (W, b) in enumerate(zip(Ws, bs)):
-            Z, A = self.sets[s][i]
-            self._affine(i, W, b, X, Z)
-            act = self.activations[i]
-            if A is not None and not self.blas[i]:
-                _split(self.forward_kernels[i], Z, b, A)  # the bias added and the activation, in one hand-off
-            elif A is not None:
-                _split(FAST_ACTIVATIONS[act.name][0], Z, A)
-            elif self.identity[i]:
+        for L, W, b in zip(layers, Ws, bs):
+            Z, A = L.sets[s]
+            if L.gemm:
+                np.copyto(Z, b)  # broadcast over the batch; the gemm adds W X into it (β = 1)
+                L.gemm(1.0, W, False, X, False, 1.0, Z)
+            else:
+                np.matmul(W, X, out=Z)
+                Z += b
+            if L.kind == "fast":
+                L.forward(Z, A, L.T)
+            elif L.kind == "identity":
                 A = Z
             else:
-                A = act.forward(Z)
+                A = L.act.forward(Z)
             cache.append((X, Z, A))
             X = A
-        O = X
 
         # loss and its gradient dL/dO
-        dO = self._loss(O, Y)
-        L = self.L
+        dO = self._loss(X, Y)
 
         # backward: dZ of every layer (formed in the dA buffers, in place), dX = Wᵀ dZ with the old W
-        dZs = [None] * self.n_layers
+        dZs = [None] * len(layers)
         dA = dO
-        for i in reversed(range(self.n_layers)):
+        for i in reversed(range(len(layers))):
+            L = layers[i]
             X, Z, A = cache[i]
-            act = self.activations[i]
-            if self.fast[i]:
-                _split(FAST_ACTIVATIONS[act.name][1], dA, A)
+            if L.kind == "fast":
+                L.backward(dA, A, L.T)
                 dZ = dA
-            elif self.identity[i]:
+            elif L.kind == "identity":
                 dZ = dA
             else:
-                dZ = act.backward(dA, Z, A)
+                dZ = L.act.backward(dA, Z, A)
             dZs[i] = dZ
             if i > 0:
                 dA = self.dA[i - 1]
-                self._back(i, Ws[i], dZ, dA)
+                np.matmul(Ws[i].T, dZ, out=dA)
 
         # every check before the first write
         if not self._safe(Ws, bs, dZs, cache, lr):
-            grads = {}
-            with np.errstate(over="ignore", invalid="ignore"):  # sgd_step finds and names any inf
-                for i, n in enumerate(names):
-                    grads["W_" + n] = dZs[i] @ cache[i][0].T
-                    grads["b_" + n] = dZs[i].sum(axis=1, keepdims=True)
-            net.sgd_step({k: grads[k] for k in params}, lr)  # raises, naming the culprit, or writes all
-        else:
-            for i, b in enumerate(bs):
-                b[...] = self.new_b[i]
-                self._fold(i, Ws[i], dZs[i], cache[i][0], lr)
+            return self._reference_step(net, I, Y, lr)
+        for L, W, b, dZ, (X, _, _) in zip(layers, Ws, bs, dZs, cache):
+            b[...] = L.new_b
+            if L.gemm:
+                L.gemm(-lr, dZ, False, X, True, 1.0, W)  # W += −lr · dZ Xᵀ
+            else:
+                G = L.G
+                np.matmul(dZ, X.T, out=G)
+                G *= lr
+                np.subtract(W, G, out=W)  # the reference's w − lr · dL/dw
         self.current = s
-        return L, cache
+        return self.L, cache
 
     # --- the pieces -------------------------------------------------------------------------------
-
-    def _affine(self, i, W, b, X, Z):
-        """Z := W X + b."""
-        if self.blas[i]:
-            np.copyto(Z, b)  # broadcast over the batch, then added into by gemm (β = 1)
-            self.gemm(1.0, X.T, W.T, beta=1.0, c=Z.T, overwrite_c=1)  # Zᵀ += Xᵀ Wᵀ, in Z's memory
-        else:
-            np.matmul(W, X, out=Z)
-            if self.sets[0][i][1] is None:  # else the activation's kernel adds it
-                _split(_add_bias, Z, b)
-
-    def _back(self, i, W, dZ, out):
-        """out := Wᵀ dZ, the layer's dL/dX."""
-        if self.blas[i]:
-            self.gemm(1.0, dZ.T, W.T, beta=0.0, c=out.T, overwrite_c=1, trans_b=1)  # (dZᵀ W)ᵀ
-        else:
-            np.matmul(W.T, dZ, out=out)
-
-    def _fold(self, i, W, dZ, X, lr):
-        """W := W − lr · dZ Xᵀ, in place."""
-        if self.blas[i]:
-            self.gemm(-lr, X.T, dZ.T, beta=1.0, c=W.T, overwrite_c=1, trans_a=1)  # Wᵀ += −lr X dZᵀ
-        else:
-            G = self.G_views[i]
-            np.matmul(dZ, X.T, out=G)
-            _split(_update, W, G, lr)
 
     def _loss(self, O, Y):
         """Sets self.L; returns dL/dO (a buffer of the step or a fresh array, free to overwrite)."""
         name = self.loss.name
         if self.dO is not None:  # half_sse, mse: one difference serves the value and the gradient
             d = np.subtract(O, Y, out=self.dO)
-            sq = self.sq(d)
+            sq = float(np.vdot(d, d))
             if not math.isfinite(sq):
                 check_finite(O, "the output O", OUTPUT_HINT)
                 self._overflowed(sq)
@@ -356,27 +335,28 @@ class TrainStep:
                          f"{OUTPUT_HINT}")
 
     def _safe(self, Ws, bs, dZs, cache, lr) -> bool:
-        """Every new value finite: biases formed aside and scanned; weights bounded (see the module doc)."""
+        """Nothing overflowed and every new value is finite (see the module doc); new biases formed aside."""
         limit = self.limit
         with np.errstate(over="ignore", invalid="ignore"):  # an inf or NaN here sends the step to
-            for i, (W, b, dZ) in enumerate(zip(Ws, bs, dZs)):   # sgd_step, which names it
-                nb = self.new_b[i]
-                np.einsum("ij->i", dZ, out=self.db_flat[i])  # Σ over the batch: one thread, no BLAS pool
-                np.multiply(self.db[i], lr, out=nb)
-                np.subtract(b, nb, out=nb)  # the reference's w − lr · dL/dw
-                if not math.isfinite(float(np.vdot(nb, nb))):
-                    return False
-                X = cache[i][0]
-                nX = math.sqrt(X.size) if self.bounded_input[i] else math.sqrt(self.sq(X))
-                nW = math.sqrt(self.sq(W))
-                ndZ = math.sqrt(self.sq_dO if dZ is self.dO else self.sq(dZ))  # the loss has ‖dO‖²
+            for L, W, b, dZ, (X, _, _) in zip(self.layers, Ws, bs, dZs, cache):  # the reference
+                nb = L.new_b
+                np.matmul(dZ, L.ones, out=L.db)  # Σ over the batch
+                np.multiply(L.db.reshape(nb.shape), lr, out=nb)
+                np.subtract(b, nb, out=nb)  # the reference's b − lr · dL/db
+                sq_b = float(np.vdot(nb, nb)) + float(np.vdot(b, b))
+                nX = math.sqrt(X.size) if L.bounded_input else math.sqrt(float(np.vdot(X, X)))
+                nW = math.sqrt(float(np.vdot(W, W)))
+                ndZ = math.sqrt(self.sq_dO if dZ is self.dO else float(np.vdot(dZ, dZ)))  # the loss has ‖dO‖²
                 g = ndZ * nX
-                if not (g <= limit and nW + lr * g <= limit):  # also False for NaN and inf
+                # no partial sum of W X + b, of dZ Xᵀ nor of the new W can overflow; also False for NaN and inf
+                if not (sq_b <= limit and nW * nX + math.sqrt(sq_b) <= limit and g <= limit
+                        and nW + lr * g <= limit):
                     return False
         return True
 
     def _reference_step(self, net, I, Y, lr):
-        """Parameters the tuned route can't take (another dtype or layout): the reference's road."""
+        """The reference's road: for parameters the tuned route can't take (another dtype or layout), and
+        for a step whose checks found a value at or near overflow (it raises, naming it, or writes all)."""
         from .network import network_backward, network_forward  # the plain reference
 
         O, cache = network_forward(net.params, net.layer_names, net.layer_activations, I)
