@@ -60,8 +60,10 @@ later ``net.backward``.
 from __future__ import annotations
 
 import ctypes
+import importlib
 import math
 import weakref
+from typing import Any
 
 import numpy as np
 
@@ -115,9 +117,9 @@ def _load_gemm() -> dict:
     wide = "64BITINT" in str(blas.get("openblas configuration", ""))
     index, suffix = (ctypes.c_int64, "64_") if wide else (ctypes.c_int, "")
     try:
-        from numpy._core import _multiarray_umath as umath
+        umath = importlib.import_module("numpy._core._multiarray_umath")
     except ImportError:  # pragma: no cover - NumPy 1.x
-        from numpy.core import _multiarray_umath as umath  # type: ignore[no-redef]
+        umath = importlib.import_module("numpy.core._multiarray_umath")
     lib = ctypes.CDLL(umath.__file__)  # already loaded: its handle also finds the BLAS it links
     found = {}
     for dtype, letter, real in ((np.float64, "d", ctypes.c_double), (np.float32, "s", ctypes.c_float)):
@@ -186,8 +188,24 @@ FAST_ACTIVATIONS = {
 class _Layer:
     """One layer's buffers and choices; ``sets`` holds its (Z, A) in each of the two forward sets."""
 
-    __slots__ = ("W_key", "b_key", "act", "kind", "forward", "backward", "gemm", "sets", "G", "db",
-                 "new_b", "ones", "T", "bounded_input")
+    __slots__ = ("W_key", "b_key", "shapes", "act", "kind", "forward", "backward", "gemm", "sets", "G",
+                 "db", "db_column", "new_b", "ones", "T", "bounded_input")
+    W_key: str
+    b_key: str
+    shapes: tuple
+    act: Any  # the registry's Activation
+    kind: str  # "fast" (a kernel here), "identity" or "other" (the registry's forward and backward)
+    forward: Any
+    backward: Any
+    gemm: Any  # NumPy's gemm when the update is folded into it, else None
+    sets: list
+    G: Any  # without gemm: the weight's gradient, then its new value (a view of the aside array)
+    db: np.ndarray  # the bias gradient, flat; without gemm then its new value
+    db_column: np.ndarray  # the same, (fan_out, 1)
+    new_b: Any  # with gemm: the new bias, formed aside
+    ones: np.ndarray
+    T: np.ndarray
+    bounded_input: bool
 
 
 class TrainStep:
@@ -201,19 +219,32 @@ class TrainStep:
         gemm = _numpy_gemm().get(dt) if USE_GEMM else None
         outs = self.sizes[1:]
         self.layers: list[_Layer] = []
+        pairs = list(zip(self.sizes[:-1], outs))
+        folded = [gemm is not None and fan_in * fan_out * N >= GEMM_MIN for fan_in, fan_out in pairs]
+        # the new values of the layers whose update is not folded into a gemm, formed aside in one array
+        aside = np.empty(sum(fo * (fi + 1) for (fi, fo), f in zip(pairs, folded) if not f), dt)
+        self.aside = aside if aside.size else None
+        start = 0
         bounded = False  # the input I is not bounded; a sigmoid or tanh output is, by 1
-        for name, fan_in, fan_out, act in zip(net.layer_names, self.sizes[:-1], outs, self.activations):
+        for name, (fan_in, fan_out), act, fold in zip(net.layer_names, pairs, self.activations, folded):
             L = _Layer()
             L.W_key, L.b_key, L.act = "W_" + name, "b_" + name, act
+            L.shapes = ((fan_out, fan_in), (fan_out, 1))
             L.kind = ("fast" if act.name in FAST_ACTIVATIONS else
                       "identity" if act.name == "identity" else "other")
             L.forward, L.backward, _ = FAST_ACTIVATIONS.get(act.name, (None, None, False))
-            L.gemm = gemm if gemm is not None and fan_in * fan_out * N >= GEMM_MIN else None
+            L.gemm = gemm if fold else None
             L.sets = [(np.empty((fan_out, N), dt), np.empty((fan_out, N), dt) if L.kind == "fast" else None)
                       for _ in range(2)]
-            L.G = None if L.gemm else np.empty((fan_out, fan_in), dt)  # the gradient, when not folded
-            L.db = np.empty(fan_out, dt)
-            L.new_b = np.empty((fan_out, 1), dt)
+            if fold:  # the bias's new value aside; the weight's is written by the gemm
+                L.G, L.db = None, np.empty(fan_out, dt)
+                L.new_b = np.empty((fan_out, 1), dt)
+            else:  # the gradient, then the new value, in the aside array
+                L.G = aside[start:start + fan_out * fan_in].reshape(fan_out, fan_in)
+                L.db = aside[start + fan_out * fan_in:start + fan_out * (fan_in + 1)]
+                L.new_b = None
+                start += fan_out * (fan_in + 1)
+            L.db_column = L.db.reshape(fan_out, 1)
             L.ones = np.ones(N, dt)
             L.bounded_input = bounded
             bounded = FAST_ACTIVATIONS.get(act.name, (0, 0, False))[2]
@@ -226,32 +257,34 @@ class TrainStep:
         for L, d in zip(self.layers, outs):
             L.T = T[:d * N].reshape(d, N)
         self.limit = 0.25 * float(np.finfo(dt).max)  # margin for the rounding of the bounds' own terms
-        self.expected = [(L.W_key, (fo, fi)) for L, fi, fo in zip(self.layers, self.sizes[:-1], outs)]
-        self.expected += [(L.b_key, (fo, 1)) for L, fo in zip(self.layers, outs)]
+        self.params_in_order = [(key, shape, is_W) for L in self.layers
+                                for key, shape, is_W in ((L.W_key, L.shapes[0], True), (L.b_key, L.shapes[1], False))]
+        self.folded = [i for i, L in enumerate(self.layers) if L.gemm]
+        self.not_folded = [i for i, L in enumerate(self.layers) if not L.gemm]
 
     def fits(self, net, N: int) -> bool:
-        """Still the right buffers: same shapes, dtype, batch, layers and loss."""
-        return (N == self.N and tuple(net.sizes) == self.sizes and np.dtype(net.dtype) == self.dtype
-                and tuple(net.layer_activations) == self.activations and net.loss_function == self.loss)
+        """Still the right buffers: same batch, dtype, layers and loss (the parameters' shapes are checked
+        on every call)."""
+        return (N == self.N and net.dtype == self.dtype and net.layer_activations == self.activations
+                and net.loss_function == self.loss)
 
     def __call__(self, net, I, Y, lr):
-        params = net.params
-        for key, p in params.items():
-            if isinstance(p, np.ndarray) and not p.flags.writeable:
-                raise ValueError(f"net.params[{key!r}] is read-only (flags.writeable is False): "
-                                 f"train_step updates the parameters in place")
-        dt = self.dtype
-        for key, shape in self.expected:  # C-ordered arrays of the net's dtype and shape, else the reference
+        params, dt, layers = net.params, self.dtype, self.layers
+        if len(params) != 2 * len(layers):
+            return self._reference_step(net, I, Y, lr)
+        Ws, bs = [], []
+        for key, shape, into in self.params_in_order:  # C-ordered, writable arrays of the net's dtype, shape
             p = params.get(key)
             if type(p) is not np.ndarray or p.dtype != dt or p.shape != shape or not p.flags.c_contiguous:
-                return self._reference_step(net, I, Y, lr)
+                return self._reference_step(net, I, Y, lr)  # another layout or dtype: the reference's road
+            if not p.flags.writeable:
+                raise ValueError(f"net.params[{key!r}] is read-only (flags.writeable is False): "
+                                 f"train_step updates the parameters in place")
+            (Ws if into else bs).append(p)
         s = 1 - self.current
-        layers = self.layers
-        Ws = [params[L.W_key] for L in layers]
-        bs = [params[L.b_key] for L in layers]
 
         # forward: Z = W X + b, A = f(Z), into set s
-        X = np.ascontiguousarray(I)
+        X = I
         cache = []
         for L, W, b in zip(layers, Ws, bs):
             Z, A = L.sets[s]
@@ -261,7 +294,7 @@ class TrainStep:
             else:
                 np.matmul(W, X, out=Z)
                 Z += b
-            if L.kind == "fast":
+            if A is not None:
                 L.forward(Z, A, L.T)
             elif L.kind == "identity":
                 A = Z
@@ -274,42 +307,37 @@ class TrainStep:
         dO = self._loss(X, Y)
 
         # backward: dZ of every layer (formed in the dA buffers, in place), dX = Wᵀ dZ with the old W
-        dZs = [None] * len(layers)
+        dZs = [dO] * len(layers)
         dA = dO
-        for i in reversed(range(len(layers))):
+        for i in range(len(layers) - 1, -1, -1):
             L = layers[i]
-            X, Z, A = cache[i]
-            if L.kind == "fast":
-                L.backward(dA, A, L.T)
-                dZ = dA
-            elif L.kind == "identity":
-                dZ = dA
-            else:
-                dZ = L.act.backward(dA, Z, A)
-            dZs[i] = dZ
-            if i > 0:
+            if L.backward is not None:
+                L.backward(dA, cache[i][2], L.T)
+            elif L.kind != "identity":
+                dA = L.act.backward(dA, cache[i][1], cache[i][2])
+            dZs[i] = dA
+            if i:
+                np.matmul(Ws[i].T, dA, out=self.dA[i - 1])
                 dA = self.dA[i - 1]
-                np.matmul(Ws[i].T, dZ, out=dA)
 
         # every check before the first write
-        if not self._safe(Ws, bs, dZs, cache, lr):
+        if not (self._bounded(Ws, bs, dZs, cache, lr) and self._aside(Ws, bs, dZs, cache, lr)):
             return self._reference_step(net, I, Y, lr)
         for L, W, b, dZ, (X, _, _) in zip(layers, Ws, bs, dZs, cache):
-            b[...] = L.new_b
             if L.gemm:
+                np.copyto(b, L.new_b)
                 L.gemm(-lr, dZ, False, X, True, 1.0, W)  # W += −lr · dZ Xᵀ
             else:
-                G = L.G
-                np.matmul(dZ, X.T, out=G)
-                G *= lr
-                np.subtract(W, G, out=W)  # the reference's w − lr · dL/dw
+                np.copyto(W, L.G)
+                np.copyto(b, L.db_column)
         self.current = s
         return self.L, cache
 
     # --- the pieces -------------------------------------------------------------------------------
 
     def _loss(self, O, Y):
-        """Sets self.L; returns dL/dO (a buffer of the step or a fresh array, free to overwrite)."""
+        """Sets self.L and self.sq_dO (‖dL/dO‖², or None); returns dL/dO (a buffer of the step or a fresh
+        array, free to overwrite)."""
         name = self.loss.name
         if self.dO is not None:  # half_sse, mse: one difference serves the value and the gradient
             d = np.subtract(O, Y, out=self.dO)
@@ -324,7 +352,7 @@ class TrainStep:
                 d *= 2.0 / d.size
             return d
         check_finite(O, "the output O", OUTPUT_HINT)
-        self.L = self.loss.forward(O, Y)
+        self.L, self.sq_dO = self.loss.forward(O, Y), None
         if not math.isfinite(self.L):
             self._overflowed(self.L)
         return self.loss.backward(O, Y)
@@ -334,25 +362,58 @@ class TrainStep:
                          f"outputs and targets: the outputs are too far from the targets; "
                          f"{OUTPUT_HINT}")
 
-    def _safe(self, Ws, bs, dZs, cache, lr) -> bool:
-        """Nothing overflowed and every new value is finite (see the module doc); new biases formed aside."""
-        limit = self.limit
-        with np.errstate(over="ignore", invalid="ignore"):  # an inf or NaN here sends the step to
-            for L, W, b, dZ, (X, _, _) in zip(self.layers, Ws, bs, dZs, cache):  # the reference
-                nb = L.new_b
-                np.matmul(dZ, L.ones, out=L.db)  # Σ over the batch
-                np.multiply(L.db.reshape(nb.shape), lr, out=nb)
-                np.subtract(b, nb, out=nb)  # the reference's b − lr · dL/db
-                sq_b = float(np.vdot(nb, nb)) + float(np.vdot(b, b))
-                nX = math.sqrt(X.size) if L.bounded_input else math.sqrt(float(np.vdot(X, X)))
-                nW = math.sqrt(float(np.vdot(W, W)))
-                ndZ = math.sqrt(self.sq_dO if dZ is self.dO else float(np.vdot(dZ, dZ)))  # the loss has ‖dO‖²
-                g = ndZ * nX
-                # no partial sum of W X + b, of dZ Xᵀ nor of the new W can overflow; also False for NaN and inf
-                if not (sq_b <= limit and nW * nX + math.sqrt(sq_b) <= limit and g <= limit
-                        and nW + lr * g <= limit):
-                    return False
+    def _bounded(self, Ws, bs, dZs, cache, lr) -> bool:
+        """For the layers whose update the gemm folds in: nothing overflowed, and no new value can.
+
+        From ‖W‖, ‖b‖, ‖X‖ and ‖dZ‖ (each finite only if every entry is): every partial sum of
+        ``W X + b`` is at most ``‖W‖‖X‖ + ‖b‖`` in magnitude, of ``dZ Xᵀ`` at most ``g =
+        ‖dZ‖‖X‖``, so a new weight is at most ``‖W‖ + lr g``; a partial bias sum over the batch
+        is at most ``√N ‖dZ‖``, so a new bias is at most ``‖b‖ + lr √N ‖dZ‖``. Each bound is
+        checked before the arithmetic it covers. False (a NaN or inf among them, or a bound
+        beyond a quarter of the dtype's maximum) sends the step to the reference. Sets the new
+        biases, aside.
+        """
+        limit, root_N, sqrt, vdot = self.limit, math.sqrt(self.N), math.sqrt, np.vdot
+        for i in self.folded:
+            L, W, b, dZ, X = self.layers[i], Ws[i], bs[i], dZs[i], cache[i][0]
+            nX = sqrt(X.size) if L.bounded_input else sqrt(float(vdot(X, X)))
+            nW = sqrt(float(vdot(W, W)))
+            nb = sqrt(float(vdot(b, b)))
+            ndZ = sqrt(self.sq_dO if dZ is self.dO else float(vdot(dZ, dZ)))  # the loss has ‖dO‖²
+            g, sums = ndZ * nX, root_N * ndZ
+            if not (nW * nX + nb <= limit and g <= limit and nW + lr * g <= limit
+                    and sums <= limit and nb + lr * sums <= limit):  # also False for NaN and inf
+                return False
+            new_b = L.new_b
+            np.matmul(dZ, L.ones, out=L.db)  # Σ over the batch
+            np.multiply(L.db_column, lr, out=new_b)
+            np.subtract(b, new_b, out=new_b)  # the reference's b − lr · dL/db
         return True
+
+    def _aside(self, Ws, bs, dZs, cache, lr) -> bool:
+        """For the other layers: every new value formed aside, as the reference does, and scanned.
+
+        The gradients go into one array, which is scaled by lr in one call, then each
+        parameter's ``w − lr · dL/dw`` overwrites its gradient there. One dot of that array
+        with itself is finite only if every new value is (when it is not, the reference sorts
+        a mere overflow of the squares from a value that is not finite). False, or an
+        overflow on the way, sends the step to the reference.
+        """
+        aside, layers = self.aside, self.layers
+        if aside is None:
+            return True
+        try:
+            for i in self.not_folded:
+                np.matmul(dZs[i], cache[i][0].T, out=layers[i].G)
+                np.matmul(dZs[i], layers[i].ones, out=layers[i].db)  # Σ over the batch
+            aside *= lr
+            for i in self.not_folded:
+                L = layers[i]
+                np.subtract(Ws[i], L.G, out=L.G)  # the reference's w − lr · dL/dw
+                np.subtract(bs[i], L.db_column, out=L.db_column)
+        except FloatingPointError:  # under the caller's errstate: an overflow, which the reference names
+            return False
+        return math.isfinite(float(np.vdot(aside, aside)))
 
     def _reference_step(self, net, I, Y, lr):
         """The reference's road: for parameters the tuned route can't take (another dtype or layout), and
