@@ -182,8 +182,25 @@ def read_only(net, _):
     return lambda n: n.train_step(I, Y, 0.1)
 
 
+def nan_weight(net, _):
+    """A NaN in a hidden weight: the sigmoid passes it on to O, which must be finite."""
+    net.params["W_H"][3, 1] = np.nan
+    I, Y = random_batch(SIZES, 32, seed=5)
+    return lambda n: n.train_step(I, Y, 0.1)
+
+
+def inf_bias(net, _):
+    """An inf in a hidden bias: the sigmoid saturates it, the output stays finite, and only the scan of
+    the new values (or, folded, the norm of b_H) finds it."""
+    net.params["b_H"][0, 0] = np.inf
+    I, Y = random_batch(SIZES, 32, seed=5)
+    return lambda n: n.train_step(I, Y, 0.1)
+
+
 FAILURES = [
     ("update-overflows", blow_up_update, ValueError, "overflows"),
+    ("nan-weight", nan_weight, ValueError, "the output O must be finite"),
+    ("inf-bias", inf_bias, ValueError, "net.params['b_H'] must be finite"),
     ("loss-overflows", overflow_loss, ValueError, "overflowed"),
     ("read-only-param", read_only, ValueError, "is read-only"),
 ]
@@ -203,8 +220,76 @@ def test_a_step_that_raises_changes_nothing_cache_included(route, dtype, name, m
     assert_cache_unchanged(net, Y, cache_before, name)
     for p in net.params.values():
         p.flags.writeable = True
-    if name != "loss-overflows":  # that net's weights are at overflow on purpose
+    if name == "update-overflows":  # the others' weights are at overflow, or NaN, on purpose
         assert_trains_normally(net, before)
+
+
+def folded_step(monkeypatch, dtype):
+    """A seed-sized net's step with every layer folded into gemm, and arrays far from overflow:
+    (Ws, bs, dZs, cache) as ``_bounded`` reads them."""
+    monkeypatch.setattr(fast_step, "GEMM_MIN", 0)
+    net = MLP(SIZES, dtype=dtype, seed=0)
+    I, Y = random_batch(SIZES, 32, seed=5)
+    net.train_step(I, Y, 0.1)
+    step = fast_step._STEPS[net]
+    Ws = [net.params["W_H"].copy(), net.params["W_O"].copy()]
+    bs = [net.params["b_H"].copy(), net.params["b_O"].copy()]
+    dZs = [np.zeros((16, 32), dtype), np.zeros((2, 32), dtype)]
+    cache = [(I.astype(dtype), None, None), (np.full((16, 32), 0.5, dtype), None, None)]
+    step.sq_dO = 0.0
+    assert step._bounded(Ws, bs, dZs, cache, 0.1), "a step far from overflow"
+    return step, Ws, bs, dZs, cache
+
+
+def sqrt_max(dtype) -> float:
+    return float(np.sqrt(np.finfo(dtype).max))
+
+
+# Each of the folded layers' bounds, alone: every other bound holds, so a check left out lets it through.
+# OpenBLAS's worker threads flag no overflow to NumPy, and a gemm writes W as it goes, so these bounds
+# are all that stands between an overflow and a half-written W.
+def forward_near_overflow(step, Ws, bs, dZs, cache, dtype):
+    """One entry of W_H I is 0.81 of the maximum (no dot of W_H or I with itself overflows)."""
+    Ws[0][...] = 0.0
+    Ws[0][0, 0] = cache[0][0][0, 0] = 0.9 * sqrt_max(dtype)
+    return 0.1
+
+
+def gradient_near_overflow(step, Ws, bs, dZs, cache, dtype):
+    """dZ_H Iᵀ may come near the maximum, although lr is so small that the update would be tiny."""
+    dZs[0][0, 0] = 0.6 * sqrt_max(dtype)  # ‖dZ_H‖² = 0.72 of the maximum
+    cache[0][0][0, 0] = 0.9 * sqrt_max(dtype)
+    dZs[0][0, 1] = -dZs[0][0, 0]  # no bias sum
+    cache[0][0][0, 1] = 0.0
+    return 1e-30
+
+
+def weight_update_overflows(step, Ws, bs, dZs, cache, dtype):
+    """W − lr dZ Xᵀ beyond the range, while the biases' bound holds: I is large, and dZ's rows sum to 0."""
+    dZs[0][:, 0], dZs[0][:, 1] = 1.0, -1.0
+    X = cache[0][0]
+    X *= 1000.0
+    sums = np.sqrt(X.shape[1]) * np.linalg.norm(dZs[0])  # the bound of a bias sum over the batch
+    return float(0.5 * step.limit / sums)  # lr · sums is half the limit; lr · ‖dZ‖‖X‖ is hundreds of times it
+
+
+def bias_update_overflows(step, Ws, bs, dZs, cache, dtype):
+    """b − lr Σ dZ beyond the range, while X = 0 (the weights don't move)."""
+    cache[0][0][...] = 0.0
+    dZs[0][:, :] = 1.0
+    return float(np.finfo(dtype).max) / 4
+
+
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+@pytest.mark.parametrize("case", [forward_near_overflow, gradient_near_overflow, weight_update_overflows,
+                                  bias_update_overflows], ids=lambda f: f.__name__)
+def test_each_bound_of_the_folded_update_refuses_on_its_own(monkeypatch, dtype, case):
+    if not fast_step._numpy_gemm():
+        assert not numpy_ships_openblas(), "NumPy ships OpenBLAS, yet its gemm was not found"
+        pytest.skip(f"NumPy {np.__version__} is not built against its own wheels' OpenBLAS")
+    step, Ws, bs, dZs, cache = folded_step(monkeypatch, dtype)
+    lr = case(step, Ws, bs, dZs, cache, dtype)
+    assert not step._bounded(Ws, bs, dZs, cache, lr), case.__doc__
 
 
 def test_read_only_parameters_are_refused_before_any_write(route):
