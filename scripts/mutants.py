@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/test_oracle_library.py", "tests/test_twins.py", "tests/test_finite_differences.py"]
+FAST = "tests/test_fast_step.py"
 TIMEOUT = 300  # seconds per mutant; a mutant that hangs counts as killed
 # Runs in the copy: import the package from there (or exit 99), then the tests, with the
 # installed plugin's entry point left out so that nothing is imported from elsewhere first.
@@ -49,6 +50,7 @@ class Mutant(NamedTuple):
     function: str  # the function (or Class.method) whose code holds the original text
     original: str
     mutated: str
+    tests: tuple = ()  # test files run for this mutant besides TESTS
 
 
 MB = "manual_backprop/"
@@ -91,6 +93,31 @@ CATALOGUE = [
            "O = self._cache[-1][2]", "O = self._cache[-1][1]"),
     Mutant("SGD ascends (w += α·dL/dw)", MB + "update.py", "sgd_update",
            "p - lr * grads[key]", "p + lr * grads[key]"),
+    # the tuned step (fast_step.py): its arithmetic, and each check that keeps its all-or-nothing promise
+    *[Mutant(name, MB + "fast_step.py", function, original, mutated, (FAST,))
+      for name, function, original, mutated in [
+          ("tuned step: the folded update ascends", "TrainStep.__call__", "L.gemm(-lr, dZ", "L.gemm(lr, dZ"),
+          ("tuned step: the update aside ascends", "TrainStep._aside",
+           "np.subtract(Ws[i], L.G, out=L.G)", "np.add(Ws[i], L.G, out=L.G)"),
+          ("tuned step: sigmoid without its cap (exp overflows)", "_sigmoid_forward",
+           "np.minimum(Z, _CAP[Z.dtype], out=A)", "np.copyto(A, Z)"),
+          ("tuned step: the forward overwrites the cache in use", "TrainStep.__call__",
+           "s = 1 - self.current", "s = self.current"),
+          ("tuned step: read-only parameters written", "TrainStep.__call__",
+           "if not p.flags.writeable:", "if False:"),
+          ("tuned step: the forward's bound left out", "TrainStep._bounded",
+           "nW * nX + nb <= limit and g", "g"),
+          ("tuned step: the gradient's bound left out", "TrainStep._bounded",
+           "and g <= limit and nW", "and nW"),
+          ("tuned step: the new weights' bound left out", "TrainStep._bounded",
+           "and nW + lr * g <= limit", ""),
+          ("tuned step: the new biases' bounds left out", "TrainStep._bounded",
+           "and sums <= limit and nb + lr * sums <= limit)", ")"),
+          ("tuned step: the new values aside never scanned", "TrainStep._aside",
+           "return math.isfinite(float(np.vdot(aside, aside)))", "return True"),
+          ("tuned step: an overflow aside not caught", "TrainStep._aside",
+           "except FloatingPointError:", "except ZeroDivisionError:"),
+      ]],
 ]
 
 
@@ -149,12 +176,12 @@ def make_copy(dest: Path, mutant: Mutant | None = None) -> None:
         target.write_text(mutate(target.read_text(), mutant))
 
 
-def run_copy(dest: Path) -> tuple[int, str]:
-    """Run the fast tests in ``dest`` in a fresh process; (exit code, last line of its output)."""
+def run_copy(dest: Path, tests: list) -> tuple[int, str]:
+    """Run ``tests`` in ``dest`` in a fresh process; (exit code, last line of its output)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONPATH"] = str(dest)
     try:
-        result = subprocess.run([sys.executable, "-c", RUNNER, *TESTS], cwd=dest, env=env,
+        result = subprocess.run([sys.executable, "-c", RUNNER, *tests], cwd=dest, env=env,
                                 capture_output=True, text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         return -1, f"timed out after {TIMEOUT} s"
@@ -172,7 +199,8 @@ def run_all(mutants: list, jobs: int) -> list:
             dest = Path(tmp) / f"m{k}"
             dest.mkdir()
             make_copy(dest, mutant)
-            return (mutant, *run_copy(dest))
+            extra = mutant.tests if mutant else sorted({t for m in mutants if m for t in m.tests})
+            return (mutant, *run_copy(dest, [*TESTS, *extra]))
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             return list(pool.map(one, enumerate(mutants)))
 
