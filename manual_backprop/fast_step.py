@@ -22,19 +22,25 @@ differs in these ways, each for speed:
   NumPy exposes no α or β, so ``gemm`` is called through ``ctypes`` in the
   OpenBLAS that NumPy itself loaded (``_numpy_gemm``): the same library and
   the same thread pool as ``np.matmul``. Where NumPy was built against another
-  BLAS (its build configuration says which), small layers, and with
-  ``USE_GEMM = False``, the step forms each weight gradient with ``np.matmul``
-  into one scratch array the size of the largest weight and writes
-  ``W − lr · G`` into ``W``.
-- **All or nothing without a copy.** The reference forms the new values aside
-  and scans them. Here, before the first write, one BLAS dot per array gives
-  ``‖W‖``, ``‖dZ‖`` and ``‖X‖`` (each finite only if every entry is), and
-  Cauchy–Schwarz bounds every entry of the new weight by
-  ``‖W‖ + lr · ‖dZ‖ · ‖X‖``, and every partial sum of the forward's ``W X``
-  by ``‖W‖ · ‖X‖``. When these are far below the dtype's maximum nothing can
-  overflow, and the step writes in place. Otherwise (a NaN, or values near
-  overflow: rare) it starts again on the reference's road, which writes
-  nothing unless every new value is finite and names the culprit when not.
+  BLAS (its build configuration says which), for small layers, and with
+  ``USE_GEMM = False``, the step uses ``np.matmul`` and updates as below.
+- **All or nothing, checked cheaply.** The reference forms the new values
+  aside and scans them. A folded layer can't: the ``gemm`` writes ``W`` as it
+  goes. So before the first write, one BLAS dot per array gives ``‖W‖``,
+  ``‖b‖``, ``‖dZ‖`` and ``‖X‖`` (each finite only if every entry is), and
+  Cauchy–Schwarz bounds every partial sum the step forms: of the forward's
+  ``W X + b`` by ``‖W‖‖X‖ + ‖b‖`` (OpenBLAS's worker threads flag no
+  overflow to NumPy), of ``dZ Xᵀ`` by ``‖dZ‖‖X‖``, of a new weight by
+  ``‖W‖ + lr ‖dZ‖‖X‖``, of a new bias by ``‖b‖ + lr √N ‖dZ‖``. When each is
+  below a quarter of the dtype's maximum nothing can overflow, and the step
+  writes in place. The other layers do as the reference does, with fewer
+  calls: their gradients go into one array, scaled by lr in one call, each
+  new value ``w − lr · dL/dw`` written over its gradient there, and one dot
+  of that array with itself scans them all; then they are copied in. On the
+  seed's net that is what keeps the step a fraction of torch's. A NaN, an
+  inf or a value near overflow (rare) sends the step back to the reference's
+  road, which writes nothing unless every new value is finite and names the
+  culprit when not.
 - **Fewer passes for the common layers**, in place: sigmoid and tanh hidden
   layers, the identity output, the ``half_sse`` and ``mse`` losses. The
   sigmoid is ``e / (1 + e)`` with ``e = exp(min(z, c))`` and ``c`` the largest
@@ -48,9 +54,17 @@ differs in these ways, each for speed:
 
 Measured and dropped: SciPy's BLAS for the fold (NumPy's and SciPy's
 OpenBLAS each keep a thread pool, and handing the cores between them cost
-more than the fold saved), and the element-wise work split over two threads
-(no faster inside the step on two cores). ``scripts/step_profile.py`` times
-each phase of this step.
+more than the fold saved), and the element-wise work split over two threads:
+after every product OpenBLAS's worker thread spins on the second core for a
+while, so a second element-wise thread finds no core free. Taking that core
+from OpenBLAS (one BLAS thread for the whole step, and two lanes of our own,
+each with its half of every layer's rows) brought the big float64 net's step
+within 2–4 % of its products in a prototype that lacked some of the checks;
+but it changes NumPy's BLAS threads for the whole process during each step,
+and when two-thread products had run just before it (as the benchmark runs
+them), the spinning worker made it slower than this step, by a third in
+float32 and on the 256-512-256 net. ``scripts/step_profile.py``
+times each operation of this step.
 
 The contract is the reference's: every error raised before the first write,
 nothing changed by a call that raises, and the same forward cache left for a
