@@ -33,7 +33,7 @@ import tracemalloc
 
 import numpy as np
 
-from manual_backprop import MLP
+from manual_backprop import MLP, fast_step
 from torch_ref import TorchMLP
 from torch_ref._torch import torch  # without torch: an ImportError naming the extra
 
@@ -236,6 +236,8 @@ def print_table(rows, machine, targets) -> None:
           f"{machine['torch_threads']} intra-op threads (set equal to numpy's BLAS threads)")
     print(f"OPENBLAS_CORETYPE={machine['openblas_coretype']}  cpus={machine['cpus']}  "
           f"load average before={machine['load_before']}  after={machine['load_after']}")
+    print("manual step: " + ("the update folded into NumPy's own gemm on large layers" if machine["gemm_route"]
+                             else "np.matmul only (NumPy's BLAS is not its wheels' OpenBLAS)"))
     how = "each after an untimed step" if machine["settled"] else "cold: no untimed step (--cold)"
     print(f"time of one step (ms, fastest of interleaved blocks, {how}); ratios are manual / other")
     print("memory of the manual step: peak = allocated during one steady step; kept = work buffers "
@@ -286,7 +288,8 @@ def main(argv=None) -> int:
     machine = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
                "blas": blas, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
                "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
-               "settled": not args.cold, "load_before": _load()}
+               "settled": not args.cold, "load_before": _load(),
+               "gemm_route": bool(fast_step.USE_GEMM and fast_step._numpy_gemm())}
     progress = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
     rows = run(GRIDS[args.grid], args.repeats, args.min_block, not args.no_compile, not args.cold,
                progress)
