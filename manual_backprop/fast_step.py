@@ -55,16 +55,14 @@ differs in these ways, each for speed:
 Measured and dropped: SciPy's BLAS for the fold (NumPy's and SciPy's
 OpenBLAS each keep a thread pool, and handing the cores between them cost
 more than the fold saved), and the element-wise work split over two threads:
-after every product OpenBLAS's worker thread spins on the second core for a
-while, so a second element-wise thread finds no core free. Taking that core
-from OpenBLAS (one BLAS thread for the whole step, and two lanes of our own,
-each with its half of every layer's rows) brought the big float64 net's step
-within 2–4 % of its products in a prototype that lacked some of the checks;
-but it changes NumPy's BLAS threads for the whole process during each step,
-and when two-thread products had run just before it (as the benchmark runs
-them), the spinning worker made it slower than this step, by a third in
-float32 and on the 256-512-256 net. ``scripts/step_profile.py``
-times each operation of this step.
+right after a two-thread product, a second element-wise thread gained
+nothing. Taking the second core from OpenBLAS instead (one BLAS thread for
+the whole step, and two lanes of our own, each with its half of every
+layer's rows) brought the big float64 net's step within 2–4 % of its
+products in a prototype that lacked some of the checks, but made the big
+float32 net's step and the 256-512-256 net's a third slower than this one,
+and it changes NumPy's BLAS threads for the whole process during each step.
+``scripts/step_profile.py`` times each operation of this step.
 
 The contract is the reference's: every error raised before the first write,
 nothing changed by a call that raises, and the same forward cache left for a
