@@ -5,8 +5,10 @@
 
 "checked" is ``MLP.train_step``: it checks I, Y and lr once (cast and
 NaN/inf scan), guards the step against overflow, and updates all or nothing
-(every new value computed aside and scanned before any is written;
-``manual_backprop.update``). "unchecked" calls the same pure functions
+(on small layers every new value computed aside and scanned before any is
+written; on large ones every value bounded before the product writes it:
+``manual_backprop.fast_step``). It is also the tuned step, so the figure is
+what the checks cost on top of the plain functions less what the tuning saves. "unchecked" calls the same pure functions
 (``network_forward``, the loss, ``network_backward``) and updates in place,
 with no check at all. The two are timed interleaved, block by block, and the
 fastest block of each counts (noise on a shared machine only ever adds time).
