@@ -287,16 +287,17 @@ class TrainStep:
         Ws, bs = [], []
         for key, shape, into in self.params_in_order:  # C-ordered, writable arrays of the net's dtype, shape
             p = params.get(key)
-            if type(p) is not np.ndarray or p.dtype != dt or p.shape != shape or not p.flags.c_contiguous:
+            flags = p.flags if type(p) is np.ndarray else None
+            if flags is None or p.dtype != dt or p.shape != shape or not (flags.c_contiguous and flags.aligned):
                 return self._reference_step(net, I, Y, lr)  # another layout or dtype: the reference's road
-            if not p.flags.writeable:
+            if not flags.writeable:
                 raise ValueError(f"net.params[{key!r}] is read-only (flags.writeable is False): "
                                  f"train_step updates the parameters in place")
             (Ws if into else bs).append(p)
         s = 1 - self.current
 
         # forward: Z = W X + b, A = f(Z), into set s
-        X = I
+        X = I if I.flags.aligned else I.copy()  # C-contiguous already (MLP.train_step); gemm wants it aligned
         cache = []
         for L, W, b in zip(layers, Ws, bs):
             Z, A = L.sets[s]

@@ -104,7 +104,7 @@ CATALOGUE = [
           ("tuned step: the forward overwrites the cache in use", "TrainStep.__call__",
            "s = 1 - self.current", "s = self.current"),
           ("tuned step: read-only parameters written", "TrainStep.__call__",
-           "if not p.flags.writeable:", "if False:"),
+           "if not flags.writeable:", "if False:"),
           ("tuned step: the forward's bound left out", "TrainStep._bounded",
            "nW * nX + nb <= limit and g", "g"),
           ("tuned step: the gradient's bound left out", "TrainStep._bounded",

@@ -310,12 +310,24 @@ def test_the_output_overflow_is_named():
         net.train_step(I, Y, 0.1)
 
 
-@pytest.mark.parametrize("edit", ["fortran-order", "other-dtype"])
+def unaligned(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``a`` one byte off its dtype's alignment (``flags.aligned`` False)."""
+    raw = np.empty(a.nbytes + 1, np.uint8)[1:]
+    out = raw.view(a.dtype).reshape(a.shape)
+    out[...] = a
+    assert out.flags.c_contiguous and not out.flags.aligned
+    return out
+
+
+EDITS = {"fortran-order": np.asfortranarray, "other-dtype": lambda W: W.astype(np.float32),
+         "unaligned": unaligned}
+
+
+@pytest.mark.parametrize("edit", EDITS)
 def test_parameters_the_tuned_route_cannot_take_use_the_reference(route, edit):
     fast, plain = twins(SIZES, "sigmoid", "identity", "half_sse", np.float64)
     for net in (fast, plain):
-        W = net.params["W_H"]
-        net.params["W_H"] = np.asfortranarray(W) if edit == "fortran-order" else W.astype(np.float32)
+        net.params["W_H"] = EDITS[edit](net.params["W_H"])
     I, Y = random_batch(SIZES, 32, seed=1)
     L_fast = fast.train_step(I, Y, 0.1)
     O = plain.forward(I)
@@ -324,6 +336,14 @@ def test_parameters_the_tuned_route_cannot_take_use_the_reference(route, edit):
     assert L_fast == L_plain
     for key, p in plain.params.items():
         assert np.array_equal(fast.params[key], p), key
+
+
+def test_an_unaligned_input_gives_the_aligned_inputs_step(route):
+    nets = twins(SIZES, "sigmoid", "identity", "half_sse", np.float64)
+    I, Y = random_batch(SIZES, 32, seed=1)
+    losses = [net.train_step(batch, Y, 0.1) for net, batch in zip(nets, (I, unaligned(I)))]
+    assert losses[0] == losses[1]
+    assert_params_identical(nets[1], snapshot(nets[0]), "the step on an unaligned copy of I")
 
 
 def test_the_buffers_follow_the_batch_size_and_the_net():
