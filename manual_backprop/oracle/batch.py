@@ -105,8 +105,9 @@ def grade_file(path, grade_proxies: Callable, function: str = "backward",
                                    f"{loaded['functions']}; choose one with --function")
         proxies = {name: child.proxy(name) for name in loaded["defines"]}
         proxies[function] = child.proxy(function, "backward")
-        submission.results = grade_proxies(proxies)
-        child.finish()
+        results = grade_proxies(proxies)
+        child.finish()  # a child that misbehaved after its last call fails: an error, and no cases
+        submission.results = results
     except StudentCodeError as err:
         submission.error = str(err)
     except Exception as err:  # the grader's own failure on this file: report it, go on with the rest
