@@ -237,6 +237,7 @@ class TrainStep:
         aside = np.empty(sum(fo * (fi + 1) for (fi, fo), f in zip(pairs, folded) if not f), dt)
         self.aside = aside if aside.size else None
         start = 0
+        ones = np.ones(N, dt)  # Σ over the batch as a product with ones
         bounded = False  # the input I is not bounded; a sigmoid or tanh output is, by 1
         for name, (fan_in, fan_out), act, fold in zip(net.layer_names, pairs, self.activations, folded):
             L = _Layer()
@@ -244,7 +245,7 @@ class TrainStep:
             L.shapes = ((fan_out, fan_in), (fan_out, 1))
             L.kind = ("fast" if act.name in FAST_ACTIVATIONS else
                       "identity" if act.name == "identity" else "other")
-            L.forward, L.backward, _ = FAST_ACTIVATIONS.get(act.name, (None, None, False))
+            L.forward, L.backward, bounded_output = FAST_ACTIVATIONS.get(act.name, (None, None, False))
             L.gemm = gemm if fold else None
             L.sets = [(np.empty((fan_out, N), dt), np.empty((fan_out, N), dt) if L.kind == "fast" else None)
                       for _ in range(2)]
@@ -257,9 +258,8 @@ class TrainStep:
                 L.new_b = None
                 start += fan_out * (fan_in + 1)
             L.db_column = L.db.reshape(fan_out, 1)
-            L.ones = np.ones(N, dt)
-            L.bounded_input = bounded
-            bounded = FAST_ACTIVATIONS.get(act.name, (0, 0, False))[2]
+            L.ones = ones
+            L.bounded_input, bounded = bounded, bounded_output
             self.layers.append(L)
         self.current = 1  # the set last handed out; the next step writes the other one
         # dL/dA of every hidden layer's output (dZ is formed in it, in place); dL/dO; one scratch
