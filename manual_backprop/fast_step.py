@@ -121,6 +121,11 @@ def _numpy_gemm() -> dict:
     return _GEMM
 
 
+def gemm_route() -> bool:
+    """Whether large layers fold their update into NumPy's own gemm here (else np.matmul throughout)."""
+    return bool(USE_GEMM and _numpy_gemm())
+
+
 def _load_gemm() -> dict:
     config = getattr(np.__config__, "CONFIG", {})  # NumPy ≥ 1.26
     blas = config.get("Build Dependencies", {}).get("blas", {})

@@ -136,7 +136,7 @@ def main(argv=None) -> int:
         kernel = "unknown (threadpoolctl not installed)"
     print(f"numpy {np.__version__}, BLAS {kernel}; OPENBLAS_CORETYPE="
           f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; gemm route: "
-          f"{'on' if fast_step.USE_GEMM and fast_step._numpy_gemm() else 'off'}; load {os.getloadavg()[0]:.2f}")
+          f"{'on' if fast_step.gemm_route() else 'off'}; load {os.getloadavg()[0]:.2f}")
     for sizes, N in zip(nets, batches):
         for dtype in (np.float64, np.float32):
             flops = 2 * N * sum(fi * fo * (3 if i else 2) for i, (fi, fo) in enumerate(zip(sizes[:-1], sizes[1:])))

@@ -289,7 +289,7 @@ def main(argv=None) -> int:
                "blas": blas, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
                "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
                "settled": not args.cold, "load_before": _load(),
-               "gemm_route": bool(fast_step.USE_GEMM and fast_step._numpy_gemm())}
+               "gemm_route": fast_step.gemm_route()}
     progress = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
     rows = run(GRIDS[args.grid], args.repeats, args.min_block, not args.no_compile, not args.cold,
                progress)
