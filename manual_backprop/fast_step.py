@@ -5,7 +5,7 @@ The reference (``network_forward`` → loss → ``network_backward`` →
 fresh arrays, forms every gradient, then forms every new parameter aside and
 scans it before writing. On a large net each of those is another pass over
 megabytes, and each fresh array must be faulted in by the allocator. This
-module computes the same step (equal up to rounding; ``tests/test_fast_step.py``
+module computes the same step (equal up to rounding; ``tests/reference/test_fast_step.py``
 holds it to that for every activation, loss, dtype and depths 1–3), and
 differs in these ways, each for speed:
 

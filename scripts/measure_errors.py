@@ -21,14 +21,16 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path[:0] = [str(TESTS), str(TESTS / "reference"), str(TESTS / "twin")]  # helpers, and the test modules below
 warnings.simplefilter("error")
 
 import test_lockstep  # noqa: E402
 import test_matrix  # noqa: E402
 import test_properties  # noqa: E402
 import test_stability  # noqa: E402
-from autograd_check import Measured, check_against_autograd  # noqa: E402
+
+from helpers.autograd_check import Measured, check_against_autograd  # noqa: E402
 from manual_backprop import LOSSES  # noqa: E402
 from manual_backprop.oracle.tolerances import LOCKSTEP, tolerance_for  # noqa: E402
 

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ["tests/test_oracle_library.py", "tests/test_twins.py", "tests/test_finite_differences.py"]
-FAST = "tests/test_fast_step.py"
+TESTS = ["tests/oracle/test_check_gradients.py", "tests/twin/test_twins.py", "tests/reference/test_finite_differences.py"]
+FAST = "tests/reference/test_fast_step.py"
 TIMEOUT = 300  # seconds per mutant; a mutant that hangs counts as killed
 # Runs in the copy: import the package from there (or exit 99), then the tests, with the
 # installed plugin's entry point left out so that nothing is imported from elsewhere first.

@@ -26,7 +26,7 @@ suite's cases meet next to these numbers; the rule behind each:
   about one ulp. When every unit a gradient flows through is saturated the
   twins' gradients may differ by 100 % of themselves; tests with inputs of
   large scale therefore measure errors against a first-order rounding-error
-  scale of the whole computation (``tests/error_scales.py``) with the same rtol.
+  scale of the whole computation (``tests/helpers/error_scales.py``) with the same rtol.
 - ``atol`` only matters when the reference is (nearly) all zero, such as a
   dead ReLU layer: a few hundred units of round-off of a unit-scale quantity.
 - Finite differences (float64, central, step h): truncation error O(h²) and
