@@ -121,7 +121,7 @@ def serve_file(path: str, function: str, req: int, rep: int) -> None:
         module = as_student(lambda: load(path))
     except BaseException as exc:
         _report_traceback(exc)
-        send(rep, {"ok": False, **describe(exc)})
+        send(rep, {"ok": False, **describe_exception(exc)})
         return
     wanted = dict.fromkeys(GRADED + (function,))
     functions = {name: getattr(module, name) for name in wanted
@@ -191,11 +191,11 @@ def call(functions: dict, meta: dict, arrays: dict) -> tuple:
         description, out = exchange.pack(result, prefix="r")
     except BaseException as exc:
         _report_traceback(exc)
-        return {"ok": False, **describe(exc)}, {}
+        return {"ok": False, **describe_exception(exc)}, {}
     return {"ok": True, "result": description}, out
 
 
-def describe(exc: BaseException) -> dict:
+def describe_exception(exc: BaseException) -> dict:
     """The one-line reason for an exception out of student code, and its type's name."""
     name = type(exc).__name__
     try:

@@ -15,7 +15,7 @@ import signal
 from typing import Optional
 
 from . import exchange
-from .child import BROKEN_STATUS, describe
+from .child import BROKEN_STATUS, describe_exception
 
 OUTPUT_LINES, OUTPUT_CHARS = 40, 4000
 RETURNS = {  # what each graded function must return: (exchange kind, in words)
@@ -55,7 +55,7 @@ class InProcess:
         try:
             description, arrays = exchange.pack(self.functions[name](*args), prefix="r")
         except BaseException as exc:
-            raise StudentCodeError(f"{describe(exc)['reason']} (in {name})") from None
+            raise StudentCodeError(f"{describe_exception(exc)['reason']} (in {name})") from None
         return expect(exchange.unpack(description, arrays, prefix="r"), role, description, name)
 
     def finish(self) -> None:
