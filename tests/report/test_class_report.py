@@ -14,6 +14,9 @@ from helpers.planted_class import expected_counts, planted_class, submission, wr
 from manual_backprop.class_report import read_class, tally
 from manual_backprop.class_report.command import main
 from manual_backprop.class_report.page import ROW_LIMIT
+from manual_backprop.class_report.pictures import folder_name
+
+T_WO = ("backward", "W_O", "transposed", False)
 
 
 def write_json(path, doc):
@@ -185,3 +188,19 @@ def test_a_class_of_ten_thousand_gives_a_page_under_5_MB_that_says_it_is_summari
     assert code == 0 and (tmp_path / "c.html").stat().st_size < 5_000_000
     assert page.count("<tr><td>class/student_") == ROW_LIMIT
     assert "lowest-scoring of 10,000 submissions" in page
+
+
+def test_the_page_links_each_submissions_pictures(tmp_path, capsys):
+    plots = tmp_path / "plots"
+    (plots / folder_name("sub/ann.py")).mkdir(parents=True)
+    for name in ("b.png", "a.png"):
+        (plots / folder_name("sub/ann.py") / name).write_bytes(b"")
+    doc = {"submissions": [submission("sub/ann.py", [T_WO]), submission("sub/bob.py")]}
+    out = tmp_path / "out"
+    out.mkdir()
+    code, _, _ = run(capsys, write_json(tmp_path / "c.json", doc), "--html", out / "c.html", "--plots", plots)
+    page = (out / "c.html").read_text()
+    assert code == 0
+    assert re.findall(r'<a href="([^"]+)">', page) == ["../plots/sub_ann.py/a.png", "../plots/sub_ann.py/b.png"]
+    code, _, err = run(capsys, tmp_path / "c.json", "--plots", tmp_path / "none")
+    assert code == 2 and "--plots" in err
