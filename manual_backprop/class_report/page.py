@@ -65,7 +65,7 @@ def histogram_svg(counts: list) -> str:
 
 
 def bars_svg(items: list, total: int, label: str, color: str = BAR) -> str:
-    """Horizontal bars: (name, count) each as a share of ``total``, count written after the bar."""
+    """Horizontal bars: (name, count), a bar of ``total`` filling the width, the count after the bar."""
     if not items:
         return ""
     name_w = min(max(len(n) for n, _ in items) * 7 + 10, 320)
@@ -109,7 +109,7 @@ def _codes(t: Tally) -> str:
         for code, count in t.whole.get(part, Counter()).most_common():
             rows.append(f'<tr><td><code>{esc(code)}</code> (whole)</td><td class="n whole" data-part="{esc(part)}" '
                         f'data-code="{esc(code)}">{count}</td><td></td></tr>')
-        chart = bars_svg(causes.most_common(), t.submissions, f"causes in {part}", BAD)
+        chart = bars_svg(causes.most_common(), max(causes.values()), f"causes in {part}", BAD)
         blocks.append(f'<div><h3>{esc(part)}</h3>{chart}<table><thead><tr><th>code</th><th class="n">submissions'
                       f'</th><th>where</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
     return '<div class="parts">' + "".join(blocks) + "</div>" if blocks else "<p>No mistakes: every graded part passed.</p>"

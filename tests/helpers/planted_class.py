@@ -59,10 +59,10 @@ def submission(path: str, mistakes=(), error: Optional[str] = None, parts=PARTS)
     return {"path": path, "passed": all(c["passed"] for c in cases), "error": None, "output": "", "cases": cases}
 
 
-def planted_class(n: int, seed: int = 0, error_every: int = 25) -> tuple:
+def planted_class(n: int, seed: int = 0, error_every: int = 25, catalogue=CATALOGUE) -> tuple:
     """(the grader's JSON for ``n`` submissions, the mistakes planted in each, by path).
 
-    Each submission draws 0 to 2 mistakes from CATALOGUE, in different places (a
+    Each submission draws 0 to 2 mistakes from ``catalogue``, in different places (a
     quarter have none); every ``error_every``-th one timed out instead.
     """
     rng = random.Random(seed)
@@ -74,7 +74,7 @@ def planted_class(n: int, seed: int = 0, error_every: int = 25) -> tuple:
             planted[path] = None
             continue
         chosen = []
-        for mistake in rng.sample(CATALOGUE, rng.choice((0, 1, 1, 2))):
+        for mistake in rng.sample(catalogue, rng.choice((0, 1, 1, 2))):
             if all(mistake[:2] != other[:2] for other in chosen):  # one code per parameter or part
                 chosen.append(mistake)
         entries.append(submission(path, chosen))
