@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from .inputs import Graded
@@ -73,7 +73,6 @@ class Row:
     part_scores: dict  # part -> (score, max_score)
     mistakes: list  # (part, param, code), sorted
     error: str = ""
-    failed_cases: list = field(default_factory=list)
 
     @property
     def percent(self) -> float:
@@ -173,8 +172,7 @@ def tally(graded: list) -> Tally:
             score, max_score = 0.0, float(len(parts))
         status = "error" if g.error is not None else "passed" if g.passed else "failed"
         found = mistakes_of(g)
-        row = Row(g.id, status, score, max_score, part_scores, found, g.error or "",
-                  [c["label"] for c in g.cases if not c["passed"]])
+        row = Row(g.id, status, score, max_score, part_scores, found, g.error or "")
         rows.append(row)
         if g.error is not None:
             errors[error_kind(g.error)] += 1
