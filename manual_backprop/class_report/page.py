@@ -171,12 +171,19 @@ def _table(t: Tally, plots: Optional[Path], here: Path) -> tuple:
             codes = codes[:CODES_CHARS] + "…"
         cells.append(f"<td>{esc(codes)}</td>")
         if plots is not None:
-            cells.append("<td>" + " ".join(f'<a href="{esc(href)}">{esc(name)}</a>'
-                                           for name, href in picture_links(plots, r.id, here)) + "</td>")
+            cells.append(f"<td>{_pictures(picture_links(plots, r.id, here))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     table = (f'<table class="sortable" id="submissions-table"><thead><tr>{"".join(head)}</tr></thead>'
              f'<tbody>\n' + "\n".join(body) + "\n</tbody></table>")
     return note, table
+
+
+def _pictures(links: list) -> str:
+    """A submission's pictures, folded under their count (a details element needs no script)."""
+    if not links:
+        return ""
+    items = "<br>".join(f'<a href="{esc(href)}">{esc(name.removesuffix(".png"))}</a>' for name, href in links)
+    return f"<details><summary>{len(links)} picture{'s' if len(links) != 1 else ''}</summary>{items}</details>"
 
 
 def page(t: Tally, meanings: dict, problems: Sequence[str] = (), title: str = "Class report",
