@@ -2,7 +2,7 @@
 
     python -m torch_ref.grade SUBMISSION... [--function backward] [--timeout S] [--memory MB]
            [--jobs N] [--format text|json|gradescope] [--output FILE] [--seed N] [--shard K/N]
-           [--reference autograd|finite_differences]
+           [--reference autograd|finite_differences] [--plot DIR]
 
 A submission is a ``.py`` file or a notebook (``.ipynb``, its code cells), or
 a folder meaning every such file directly inside it. Each runs in its own
@@ -47,7 +47,7 @@ from manual_backprop.oracle.hidden import draw_cases
 from manual_backprop.oracle.isolation import Limits
 from manual_backprop.oracle.tolerances import tolerance_for
 
-from ._extras import install_hint
+from ._extras import install_hint, missing_extra
 
 DEFAULT_MEMORY_MB = 1024
 
@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--activation", default="sigmoid", help="hidden activation (default sigmoid)")
     parser.add_argument("--output-activation", default="identity")
     parser.add_argument("--loss", default="half_sse")
+    parser.add_argument("--plot", type=Path, metavar="DIR",
+                        help="draw each wrong gradient beside the right one and their difference, as "
+                             "heatmaps in DIR (one folder per submission; needs matplotlib)")
     return parser
 
 
@@ -121,6 +124,8 @@ def _usage_checks(args) -> tuple:
         raise UsageError(str(err)) from None
     if args.output is not None and not args.output.resolve().parent.is_dir():
         raise UsageError(f"--output: no such folder: {args.output.parent}")
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        raise UsageError(missing_extra("--plot", "matplotlib", "plot"))
     paths = shard(find_submissions(args.submissions), args.shard)
     cases = DEFAULT_CASES if args.seed is None else draw_cases(args.seed)
     return paths, cases, _check(args.reference)
@@ -141,12 +146,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                      args.loss, check, forward=proxies.get("forward"), loss_fn=proxies.get("loss"),
                      sgd_step=proxies.get("sgd_step"))
 
+    check.keep_arrays = args.plot is not None  # the wrong gradients' arrays, for --plot only
     limits = Limits(args.timeout, args.memory or None)
     try:
         submissions = grade_files(paths, grade_proxies, args.function, limits, args.jobs)
     except KeyboardInterrupt:
         print("interrupted: every running submission was stopped; no results", file=sys.stderr)
         return 130
+    if args.plot is not None:  # the arrays were kept for this (check.keep_arrays above)
+        from manual_backprop.class_report.heatmaps import draw_class
+        draw_class(submissions, args.plot)
     if args.format == "text":
         text = as_text(submissions)
     else:

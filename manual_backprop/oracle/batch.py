@@ -14,6 +14,7 @@ path, in the order given, whatever the order the children finish in.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import threading
@@ -154,11 +155,14 @@ class CachedCheck:
     reference: ``reference(net, I, Y) -> dict`` of the right gradients (autograd's,
     or finite differences). name: how the report names it. tolerance:
     ``tolerance(net) -> Tolerance``. The same report as the uncached check;
-    safe to call from several threads.
+    safe to call from several threads. keep_arrays: each failing report keeps the
+    candidate and reference arrays of its wrong parameters (``GradientReport.arrays``),
+    for ``grade --plot`` to draw them.
     """
 
-    def __init__(self, reference: Callable, name: str, tolerance: Callable):
+    def __init__(self, reference: Callable, name: str, tolerance: Callable, keep_arrays: bool = False):
         self.reference, self.name, self.tolerance = reference, name, tolerance
+        self.keep_arrays = keep_arrays
         self.cache: dict[str, dict] = {}  # fingerprint -> the reference gradients
         self.lock, self.computed = threading.Lock(), 0
 
@@ -170,7 +174,11 @@ class CachedCheck:
                 self.cache[key] = self.reference(net, I, Y)
                 self.computed += 1
             reference = self.cache[key]
-        return compare_gradients(net, I, Y, grads, dict(reference), self.name, self.tolerance(net))
+        report = compare_gradients(net, I, Y, grads, dict(reference), self.name, self.tolerance(net))
+        if self.keep_arrays and not report.passed:
+            kept = {k: (grads.get(k), reference[k]) for k, p in report.params.items() if not p.passed}
+            report = dataclasses.replace(report, arrays=kept)
+        return report
 
 
 def fingerprint(net, I, Y) -> str:

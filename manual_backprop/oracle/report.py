@@ -58,6 +58,8 @@ class GradientReport:
     unexpected: tuple = field(default=())
     base_tolerance: Optional[Tolerance] = None
     problem: str = ""
+    # name -> (candidate, reference) of each failing parameter, kept only when asked (grade --plot)
+    arrays: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def passed(self) -> bool:
