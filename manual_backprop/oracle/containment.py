@@ -177,15 +177,11 @@ def sweep_adopted(keep) -> int:
     return killed
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "es" if word.endswith("s") else "s")
-
-
 def left_reason(left: int) -> str:
-    """The failure of a submission that left ``left`` processes behind (-1: some)."""
-    if left < 0:
-        return "left processes running after grading; they were killed"
-    return f"left {plural(left, 'process')} running after grading; they were killed"
+    """The failure of a submission that left ``left`` processes behind (-1: some, uncounted)."""
+    if left == 1:
+        return "left 1 process running after grading; it was killed"
+    return f"left {'' if left < 0 else f'{left} '}processes running after grading; they were killed"
 
 
 # -- another user --------------------------------------------------------------------------------
@@ -237,13 +233,17 @@ def forbidden_names(forbid=()) -> tuple:
     (names, or one comma-separated string); ValueError for a name that is not a module's."""
     if isinstance(forbid, str):
         forbid = forbid.split(",")
+    elif forbid is None:
+        forbid = ()
     names = list(REFERENCE)
     for name in forbid:
         if not isinstance(name, str):
             raise TypeError(f"forbid must be module names; got {type(name).__name__} {name!r}")
         name = name.strip()
+        if not name and isinstance(forbid, list):  # "" or "torch,": nothing between the commas
+            continue
         if not name or not all(part.isidentifier() for part in name.split(".")):
-            raise ValueError(f"forbid: {name!r} is not a module name (expected e.g. torch,jax)")
+            raise ValueError(f"{name!r} is not a module name (expected names such as torch,jax)")
         if name not in names:
             names.append(name)
     return tuple(names)
