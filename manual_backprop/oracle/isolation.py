@@ -46,7 +46,7 @@ from .proxies import OUTPUT_CHARS, RESULT_WORDS, Proxy, StudentCodeError, ending
 
 ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the manual_backprop package
 # The spawned child's first code: empty stand-ins for the two packages (their __init__ would load the
-# reference), so that importing child loads child, exchange and containment, and nothing else of ours.
+# reference), so that importing child loads SERVING, and nothing else of ours.
 BOOT = ("import sys, types, os\n"
         "for name in ('manual_backprop', 'manual_backprop.oracle'):\n"
         "    package = sys.modules[name] = types.ModuleType(name)\n"
@@ -54,7 +54,8 @@ BOOT = ("import sys, types, os\n"
         "from manual_backprop.oracle.child import main\n"
         "main(sys.argv[2])\n")
 SERVING = ("manual_backprop", "manual_backprop.oracle", "manual_backprop.oracle.child",
-           "manual_backprop.oracle.containment", "manual_backprop.oracle.exchange")
+           "manual_backprop.oracle.containment", "manual_backprop.oracle.exchange",
+           "manual_backprop.oracle.graded")
 GRACE_SECONDS = 5.0  # how long the supervisor has to sweep and end once the worker is killed
 _spawning = threading.Lock()  # held while a supervisor starts, so that no sweep takes it for a stray
 _supervisors: set = set()  # the pids of the supervisors this process has started and not reaped
