@@ -41,6 +41,7 @@ import pytest
 from manual_backprop.oracle import check_gradients_fd
 from manual_backprop.oracle.batch import check_containment
 from manual_backprop.oracle.cases import DEFAULT_CASES, grade, summary
+from manual_backprop.oracle.containment import forbidden_in, forbidden_names
 from manual_backprop.oracle.hidden import draw_cases
 from manual_backprop.oracle.isolation import Child, Limits
 from manual_backprop.oracle.proxies import InProcess, StudentCodeError
@@ -57,7 +58,13 @@ def _reference(name: str):
 
 
 def _isolated(functions: dict, timeout: float, memory, forbid=(), user=None):
-    """A child process serving the student's ``functions`` (a fork), or the test process itself without fork."""
+    """A child process serving the student's ``functions`` (a fork), or the test process itself without fork.
+
+    The functions' modules were imported by the test file, in this process: StudentCodeError when
+    they hold anything of a forbidden module (``from manual_backprop import MLP``)."""
+    held = forbidden_in(functions, forbidden_names(forbid))
+    if held:
+        raise StudentCodeError(f"uses what the grader forbids: {', '.join(held[:5])}")
     if hasattr(os, "fork"):
         return Child.fork(functions, Limits(timeout, memory), forbid=forbid, user=user)
     return InProcess(functions)

@@ -174,10 +174,12 @@ def quiet_fork() -> int:
 
 def serve_file(path: str, function: str, req: int, rep: int, contain=None, folder=None) -> None:
     """Load the submission at ``path`` (``folder``: the one to put on sys.path, default its own),
-    contained by ``contain``, say what it defines, then serve calls to its functions."""
+    contained by ``contain`` (a ``Containment``; None: not at all, for a file the caller trusts),
+    say what it defines, then serve calls to its functions."""
     try:
         source = read_source(path)
-        (contain or Containment()).enter()
+        if contain is not None:
+            contain.enter()
         module = as_student(lambda: load(path, source, folder))
     except BaseException as exc:
         _report_traceback(exc)

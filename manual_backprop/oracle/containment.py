@@ -296,7 +296,10 @@ def forbidden_in(functions: dict, names) -> list:
         namespace = getattr(function, "__globals__", None) or {}
         owner = namespace.get("__name__", "?")
         for key, value in list(namespace.items()):
-            source = value.__name__ if isinstance(value, type(sys)) else getattr(value, "__module__", None)
+            try:  # a student's object may raise anything from its attributes
+                source = value.__name__ if isinstance(value, type(sys)) else getattr(value, "__module__", None)
+            except Exception:
+                continue
             if isinstance(source, str) and is_forbidden(source, names):
                 entry = f"{owner}.{key} ({source})"
                 if entry not in found:

@@ -229,6 +229,12 @@ def imports(params, I, Y):
     import torch_ref.autograd
     return right(params, I, Y)
 
+def looks(params, I, Y):
+    import sys
+    ours = [m for m in sys.modules if m.split(".")[0] in ("manual_backprop", "torch_ref")]
+    assert not ours, ours
+    return right(params, I, Y)
+
 def imports_fractions(params, I, Y):
     import fractions
     return right(params, I, Y)
@@ -238,7 +244,7 @@ def imports_fractions(params, I, Y):
 def _run_fixture(pytester, body: str):
     pytester.makepyfile(holds_mlp=FIXTURE_SOLUTION, honest=FIXTURE_SOLUTION.replace(
         "from manual_backprop import MLP\n", ""), students=FIXTURE_FUNCTIONS)
-    pytester.makepyfile("from students import forks, imports, imports_fractions\n"
+    pytester.makepyfile("from students import forks, imports, imports_fractions, looks\n"
                         "from holds_mlp import right as holds_mlp\n" + body)
     args = ["-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if not plugin_installed():
@@ -254,9 +260,10 @@ def test_the_fixture_contains_what_a_student_starts_and_keeps_the_reference_out(
     body = (f"def test_forks(backprop_oracle):\n    backprop_oracle(forks{fd})\n"
             f"def test_imports(backprop_oracle):\n    backprop_oracle(imports{fd})\n"
             f"def test_forbid(backprop_oracle):\n    backprop_oracle(imports_fractions{fd}, forbid='fractions')\n"
-            f"def test_holds(backprop_oracle):\n    backprop_oracle(holds_mlp{fd})\n")
+            f"def test_holds(backprop_oracle):\n    backprop_oracle(holds_mlp{fd})\n"
+            f"def test_looks(backprop_oracle):\n    backprop_oracle(looks{fd})\n")
     result = _run_fixture(pytester, body)
-    result.assert_outcomes(failed=4)
+    result.assert_outcomes(failed=4, passed=1)
     text = result.stdout.str()
     assert "backward could not be graded: left 4 processes running after grading; they were killed" in text
     assert "import of torch_ref refused: torch_ref is the grader's reference" in text
