@@ -199,18 +199,8 @@ def test_bad_containment_options_are_usage_errors_before_any_student_code(monkey
 
 # -- the fixture's fork ----------------------------------------------------------------------------
 
-FIXTURE_SOLUTION = '''
-import os, time
-import numpy as np
-from manual_backprop import MLP
+HONEST_RIGHT = (HONEST / "correct.py").read_text() + "\nright = backward\n"
 
-def right(params, I, Y):
-    H_hat = 1 / (1 + np.exp(-(params["W_H"] @ I + params["b_H"])))
-    dO = params["W_O"] @ H_hat + params["b_O"] - Y
-    dH = (params["W_O"].T @ dO) * H_hat * (1 - H_hat)
-    return {"W_H": dH @ I.T, "b_H": dH.sum(axis=1, keepdims=True),
-            "W_O": dO @ H_hat.T, "b_O": dO.sum(axis=1, keepdims=True)}
-'''
 FIXTURE_FUNCTIONS = '''
 import os, signal, time
 from honest import right
@@ -242,8 +232,8 @@ def imports_fractions(params, I, Y):
 
 
 def _run_fixture(pytester, body: str):
-    pytester.makepyfile(holds_mlp=FIXTURE_SOLUTION, honest=FIXTURE_SOLUTION.replace(
-        "from manual_backprop import MLP\n", ""), students=FIXTURE_FUNCTIONS)
+    pytester.makepyfile(holds_mlp="from manual_backprop import MLP  # noqa: F401\n" + HONEST_RIGHT,
+                        honest=HONEST_RIGHT, students=FIXTURE_FUNCTIONS)
     pytester.makepyfile("from students import forks, imports, imports_fractions, looks\n"
                         "from holds_mlp import right as holds_mlp\n" + body)
     args = ["-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
