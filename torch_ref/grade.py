@@ -2,7 +2,7 @@
 
     python -m torch_ref.grade SUBMISSION... [--function backward] [--timeout S] [--memory MB]
            [--jobs N] [--format text|json|gradescope] [--output FILE] [--seed N] [--shard K/N]
-           [--reference autograd|finite_differences] [--plot DIR]
+           [--reference autograd|finite_differences] [--forbid MODULE[,MODULE]] [--user NAME] [--plot DIR]
 
 A submission is a ``.py`` file or a notebook (``.ipynb``, its code cells), or
 a folder meaning every such file directly inside it. Each runs in its own
@@ -17,6 +17,12 @@ Exit status: 0 when every submission passes; 1 when any fails for any reason
 of memory); 2 for a usage error seen before any student code runs (no such
 file, not a ``.py``/``.ipynb``, a bad option); 130 when interrupted. torch is imported only for
 ``--reference autograd`` (the default), so ``finite_differences`` works without it.
+
+Containment (``manual_backprop.oracle.containment``): nothing a submission starts
+outlives its grading (a submission that leaves processes running fails);
+``--output`` is written once every child is gone, atomically; a submission may
+not import the grader's packages, nor the modules ``--forbid`` names; with
+``--user`` (the grader running as root) its code runs as that user.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Sequence
@@ -35,12 +43,14 @@ from manual_backprop.losses import get_loss
 from manual_backprop.oracle.batch import (
     CachedCheck,
     UsageError,
+    check_containment,
     find_submissions,
     finite_difference_tolerance,
     grade_files,
     shard,
 )
 from manual_backprop.oracle.cases import DEFAULT_CASES, grade
+from manual_backprop.oracle.containment import adopt_orphans
 from manual_backprop.oracle.finite_differences import numerical_grads
 from manual_backprop.oracle.formats import as_gradescope, as_json, as_text
 from manual_backprop.oracle.hidden import draw_cases
@@ -82,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--plot", type=Path, metavar="DIR",
                         help="draw each wrong gradient beside the right one and their difference, as "
                              "heatmaps in DIR (one folder per submission; needs matplotlib)")
+    parser.add_argument("--forbid", metavar="MODULE[,MODULE]", default="",
+                        help="modules submissions may not import, besides the grader's own "
+                             "(manual_backprop, torch_ref), e.g. torch,jax,autograd")
+    parser.add_argument("--user", metavar="NAME",
+                        help="run the students' code as this user (the grader must run as root)")
     return parser
 
 
@@ -126,12 +141,15 @@ def _usage_checks(args) -> tuple:
         raise UsageError(f"--output: no such folder: {args.output.parent}")
     if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
         raise UsageError(missing_extra("--plot", "matplotlib", "plot"))
+    check_containment(args.forbid, args.user)
     paths = shard(find_submissions(args.submissions), args.shard)
     cases = DEFAULT_CASES if args.seed is None else draw_cases(args.seed)
     return paths, cases, _check(args.reference)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command. It makes this process adopt the orphans of a killed supervisor (to kill them):
+    run it in a process of its own; from Python, ``grade_files`` grades without that."""
     args = _parser().parse_args(argv)
     try:
         paths, cases, check = _usage_checks(args)
@@ -148,8 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     check.keep_arrays = args.plot is not None  # the wrong gradients' arrays, for --plot only
     limits = Limits(args.timeout, args.memory or None)
+    adopt_orphans()  # a submission that kills its supervisor leaves its processes to this one (Linux)
     try:
-        submissions = grade_files(paths, grade_proxies, args.function, limits, args.jobs)
+        submissions = grade_files(paths, grade_proxies, args.function, limits, args.jobs,
+                                  forbid=args.forbid, user=args.user)
     except KeyboardInterrupt:
         print("interrupted: every running submission was stopped; no results", file=sys.stderr)
         return 130
@@ -164,8 +184,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        args.output.write_text(text, encoding="utf-8")
+        write_atomically(args.output, text)
     return 0 if all(s.passed for s in submissions) else 1
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in its folder renamed over it, so the
+    file holds either what was there or all of ``text`` (never a mix, never a half). The mode
+    is the one a new file gets under the umask."""
+    folder = Path(os.path.abspath(path)).parent  # not resolve(): a link at ``path`` is replaced, not followed
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, folder / path.name)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
 
 
 if __name__ == "__main__":

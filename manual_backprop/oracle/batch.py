@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from . import containment
 from .comparison import compare_gradients, validate_inputs
 from .isolation import DEFAULT_LIMITS, Child, Limits
 from .proxies import StudentCodeError, tail
@@ -89,16 +90,18 @@ def shard(paths: list, spec: Optional[str]) -> list:
 
 
 def grade_file(path, grade_proxies: Callable, function: str = "backward",
-               limits: Limits = DEFAULT_LIMITS, running: Optional[set] = None) -> Submission:
+               limits: Limits = DEFAULT_LIMITS, running: Optional[set] = None, *,
+               forbid=(), user: Optional[str] = None) -> Submission:
     """Run ``path`` in a child and ``grade_proxies({name: proxy})`` on the functions it defines.
 
     running: a set the child is in while it runs, for ``grade_files`` to stop them all.
+    forbid, user: as for ``grade_files``.
     """
     submission = Submission(str(path))
     child = None
     running = set() if running is None else running
     try:
-        child = Child.spawn(path, function, limits)
+        child = Child.spawn(path, function, limits, forbid=forbid, user=user)
         running.add(child)
         loaded = child.loaded()
         if function not in loaded["defines"]:
@@ -124,16 +127,24 @@ def grade_file(path, grade_proxies: Callable, function: str = "backward",
 
 
 def grade_files(paths, grade_proxies: Callable, function: str = "backward",
-                limits: Limits = DEFAULT_LIMITS, jobs: int = 1) -> list:
+                limits: Limits = DEFAULT_LIMITS, jobs: int = 1, *, forbid=(),
+                user: Optional[str] = None) -> list:
     """``grade_file`` on every path, ``jobs`` children at a time; results in the order of ``paths``.
 
+    forbid: module names (a list, or one comma-separated string) the students' code may not
+    import, besides the grader's packages, which are always refused. user: the user to run
+    the students' code as (this process must be root). UsageError for either, before any
+    student code runs.
+
     On an interruption (Ctrl-C), every running child is killed at once (they run in sessions
-    of their own, out of the terminal's reach) and nothing more is started.
+    of their own, out of the terminal's reach) and nothing more is started. Every process a
+    submission started has been killed by the time this returns.
     """
+    check_containment(forbid, user)
     running: set[Child] = set()
 
     def one(path):
-        return grade_file(path, grade_proxies, function, limits, running)
+        return grade_file(path, grade_proxies, function, limits, running, forbid=forbid, user=user)
 
     if jobs <= 1 or len(paths) <= 1:
         return [one(p) for p in paths]
@@ -147,6 +158,16 @@ def grade_files(paths, grade_proxies: Callable, function: str = "backward",
         raise
     finally:
         pool.shutdown()
+
+
+def check_containment(forbid=(), user: Optional[str] = None) -> None:
+    """UsageError unless ``forbid`` names modules and ``user`` can be switched to (see ``grade_files``)."""
+    for option, check, value in (("--forbid", containment.forbidden_names, forbid),
+                                 ("--user", containment.student_user, user)):
+        try:
+            check(value)
+        except (ValueError, TypeError) as err:
+            raise UsageError(f"{option}: {err}") from None
 
 
 class CachedCheck:

@@ -14,7 +14,13 @@ Two processes stand between the grader and the student's code:
   ``exchange.pack`` or the one-line description of what the student's code
   raised.
 
-Neither imports torch or anything of the grader's that decides a verdict.
+Neither imports torch or anything of the grader's that decides a verdict:
+the spawned child loads this module, ``exchange``, ``graded`` and
+``containment`` only (``isolation.BOOT``), and the worker removes even those
+from ``sys.modules`` and refuses imports of the grader's packages before the
+student's code runs (``containment``). The supervisor is a subreaper: once
+the worker has ended it kills whatever the submission left running, and
+says how many there were.
 Both always end with ``os._exit``, so a forked copy of pytest never goes on
 running the session.
 """
@@ -26,10 +32,11 @@ import io
 import json
 import os
 import sys
+import time
 import traceback
 import types
 
-from . import exchange
+from . import containment, exchange
 from .graded import GRADED_PARTS
 
 QUIT_STATUS = 0  # the worker's exit status after the grader says it is done
@@ -45,11 +52,42 @@ def main(config_json: str) -> None:
     config = json.loads(config_json)
     req, rep, status = config["fds"]
     set_limits(config.get("memory_mb"))
-    supervise(status, (req, rep), lambda: serve_file(config["path"], config["function"], req, rep))
+    contain = Containment(config.get("user"), config.get("forbid", containment.REFERENCE))
+    supervise(status, (req, rep), lambda: serve_file(config["path"], config["function"], req, rep, contain,
+                                                     config.get("folder")))
 
 
-def run_forked(functions: dict, fds: tuple, log_fd: int, memory_mb=None) -> None:
-    """In a fresh fork of the caller: become the supervisor of a worker serving ``functions``."""
+class Containment:
+    """What the worker does before any student code runs: drop to ``user`` (a ``student_user``
+    triple, or None) and refuse the modules ``forbid``."""
+
+    def __init__(self, user=None, forbid=containment.REFERENCE):
+        self.user, self.forbid = (tuple(user) if user else None), tuple(forbid)
+
+    def enter(self) -> None:
+        if self.user is not None:
+            send_warm_up()
+            containment.drop_to(self.user)
+        containment.forbid_imports(self.forbid)
+
+
+def send_warm_up() -> None:
+    """Encode and decode a message once, so that what ``exchange`` imports on first use is loaded
+    while the files are still readable (before dropping to a user who may not read them)."""
+    import numpy as np
+
+    exchange.decode(*_parts(exchange.encode({"ok": True}, {"a": np.zeros(1)})))
+
+
+def _parts(frame: bytes) -> tuple:
+    meta_len, _ = exchange.frame_length(frame[:exchange.HEADER.size])
+    start = exchange.HEADER.size
+    return frame[start:start + meta_len], frame[start + meta_len:]
+
+
+def run_forked(functions: dict, fds: tuple, log_fd: int, memory_mb=None, contain=None) -> None:
+    """In a fresh fork of the caller: become the supervisor of a worker serving ``functions``
+    (``contain``: a ``Containment``; default: the grader's packages refused)."""
     try:
         os.setsid()
         os.dup2(log_fd, 1)
@@ -58,7 +96,13 @@ def run_forked(functions: dict, fds: tuple, log_fd: int, memory_mb=None) -> None
                                                    write_through=True)
         req, rep, status = fds
         set_limits(memory_mb)
-        supervise(status, (req, rep), lambda: serve(functions, req, rep))
+        contain = contain or Containment()
+
+        def work():
+            contain.enter()
+            serve(functions, req, rep)
+
+        supervise(status, (req, rep), work)
     finally:
         os._exit(70)  # reached only when the supervisor itself failed
 
@@ -80,12 +124,18 @@ def set_limits(memory_mb) -> None:
 
 
 def supervise(status_fd: int, worker_fds: tuple, work) -> None:
-    """Fork the worker to run ``work()``; report how it ended on ``status_fd``; never return."""
+    """Fork the worker to run ``work()`` in a process group of its own; report its pid, then how it
+    ended and how many processes it left (all killed), on ``status_fd``, one JSON line each; never
+    return."""
+    containment.become_subreaper()
     pid = quiet_fork()
     if pid == 0:
         code = 71
         try:
             os.close(status_fd)
+            deadline = time.monotonic() + 10
+            while os.getpgrp() != os.getpid() and time.monotonic() < deadline:
+                time.sleep(0.0005)  # the supervisor moves it once the grader can know its pid
             work()
             code = QUIT_STATUS
         except BaseException:  # only the worker's own machinery gets here; student errors are answers
@@ -95,12 +145,18 @@ def supervise(status_fd: int, worker_fds: tuple, work) -> None:
     try:
         for fd in worker_fds:
             os.close(fd)
+        os.write(status_fd, json.dumps({"worker": pid}).encode() + b"\n")
+        try:
+            os.setpgid(pid, pid)
+        except OSError:  # it has already ended (killed by the grader): its status says how
+            pass
         _, wait_status = os.waitpid(pid, 0)
         if os.WIFSIGNALED(wait_status):
             ended = {"signal": os.WTERMSIG(wait_status)}
         else:
             ended = {"exit": os.WEXITSTATUS(wait_status)}
-        os.write(status_fd, json.dumps(ended).encode())
+        ended["left"] = containment.sweep(pid)
+        os.write(status_fd, json.dumps(ended).encode() + b"\n")
     finally:
         os._exit(0)
 
@@ -116,10 +172,15 @@ def quiet_fork() -> int:
         return os.fork()
 
 
-def serve_file(path: str, function: str, req: int, rep: int) -> None:
-    """Load the submission at ``path``, say what it defines, then serve calls to its functions."""
+def serve_file(path: str, function: str, req: int, rep: int, contain=None, folder=None) -> None:
+    """Load the submission at ``path`` (``folder``: the one to put on sys.path, default its own),
+    contained by ``contain`` (a ``Containment``; None: not at all, for a file the caller trusts),
+    say what it defines, then serve calls to its functions."""
     try:
-        module = as_student(lambda: load(path))
+        source = read_source(path)
+        if contain is not None:
+            contain.enter()
+        module = as_student(lambda: load(path, source, folder))
     except BaseException as exc:
         _report_traceback(exc)
         send(rep, {"ok": False, **describe_exception(exc)})
@@ -133,19 +194,25 @@ def serve_file(path: str, function: str, req: int, rep: int) -> None:
     serve(functions, req, rep)
 
 
-def load(path: str) -> types.ModuleType:
-    """Run the submission's code as the module ``submission``, its folder first on sys.path."""
+def read_source(path: str) -> str:
+    """The submission's Python source: the file, or a notebook's code cells (notes printed)."""
     if path.endswith(".ipynb"):
         from .notebooks import notebook_code
 
         source, notes = notebook_code(path)
         for note in notes:
             print(f"note: {note}")
-    else:
-        with open(path, encoding="utf-8") as f:
-            source = f.read()
-    folder = os.path.dirname(os.path.abspath(path))
-    sys.path.insert(0, folder)
+        return source
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def load(path: str, source=None, folder=None) -> types.ModuleType:
+    """Run the submission's code (``source``, default read from ``path``) as the module
+    ``submission``, ``folder`` (default: the file's) first on sys.path."""
+    if source is None:
+        source = read_source(path)
+    sys.path.insert(0, folder or os.path.dirname(os.path.abspath(path)))
     module = types.ModuleType("submission")
     if not path.endswith(".ipynb"):
         module.__file__ = os.path.abspath(path)

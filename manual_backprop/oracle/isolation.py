@@ -8,16 +8,20 @@
 
 ``Child.fork(functions, limits)`` does the same for function objects the caller
 already holds (the pytest fixture), from a fork of the calling process.
+Both take ``forbid=`` (module names refused to the student's code besides the
+grader's own packages) and ``user=`` (a user to run it as, when this process
+is root): see ``containment``.
 
 A proxy sends its arguments (dicts of arrays, arrays, floats) to the child
 (``child.py``), which runs the student's function, and returns plain NumPy
 results read without unpickling (``exchange.py``). Anything else the child
 does (time out, exit with any status, die by a signal, run out of memory,
-raise, return the wrong kind of value, kill its parent) is a
-``StudentCodeError`` whose ``str`` is one line. Time counts only while the
-grader waits for the child; on timeout the child's whole process group is
-killed. What the student printed is kept in a file (a pipe would deadlock on
-a chatty solution) and ``output()`` returns its tail.
+raise, return the wrong kind of value, kill its parent, leave processes
+running) is a ``StudentCodeError`` whose ``str`` is one line. Time counts only
+while the grader waits for the child; on timeout the worker's process group
+is killed and the supervisor kills what left it. What the student printed is
+kept in a file (a pipe would deadlock on a chatty solution) and ``output()``
+returns its tail.
 """
 
 from __future__ import annotations
@@ -30,20 +34,36 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from . import exchange
-from .child import quiet_fork, run_forked
+from . import containment, exchange
+from .child import Containment, quiet_fork, run_forked
 from .proxies import OUTPUT_CHARS, RESULT_WORDS, Proxy, StudentCodeError, ending, expect, role_of, sanitize, tail
 
 ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the manual_backprop package
-BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-        "from manual_backprop.oracle.child import main; main(sys.argv[2])")
+# The spawned child's first code: empty stand-ins for the two packages (their __init__ would load the
+# reference), so that importing child loads SERVING, and nothing else of ours.
+BOOT = ("import sys, types, os\n"
+        "for name in ('manual_backprop', 'manual_backprop.oracle'):\n"
+        "    package = sys.modules[name] = types.ModuleType(name)\n"
+        "    package.__path__ = [os.path.join(sys.argv[1], *name.split('.'))]\n"
+        "from manual_backprop.oracle.child import main\n"
+        "main(sys.argv[2])\n")
+SERVING = ("manual_backprop", "manual_backprop.oracle", "manual_backprop.oracle.child",
+           "manual_backprop.oracle.containment", "manual_backprop.oracle.exchange",
+           "manual_backprop.oracle.graded")
+GRACE_SECONDS = 5.0  # how long the supervisor has to sweep and end once the worker is killed
+_spawning = threading.Lock()  # held while a supervisor starts, so that no sweep takes it for a stray
+_supervisors: set = set()  # the pids of the supervisors this process has started and not reaped
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+# What a child run as another user inherits of this process's environment (no tokens, no paths of
+# the grader's configuration): the locale, the path, and the settings above.
+SAFE_VARIABLES = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "MPLBACKEND") + THREAD_VARIABLES
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,8 @@ class Child:
         self.limits, self.workdir, self.label = limits, workdir, label
         self.req, self.rep, self.status = fds
         self.pid: Optional[int] = None  # set by spawn or fork, right after construction
+        self.worker: Optional[int] = None  # the worker's pid (its process group), once the supervisor says
+        self.status_buffer = b""
         self.proc: Optional[subprocess.Popen[bytes]] = None  # a spawned child's supervisor
         self.returncode: Optional[int] = None
         self.spent, self.frames, self.rep_open = 0.0, exchange.Frames(), True
@@ -72,18 +94,35 @@ class Child:
             os.set_blocking(fd, False)
 
     @classmethod
-    def spawn(cls, path, function: str = "backward", limits: Limits = DEFAULT_LIMITS) -> "Child":
-        """A fresh ``python -I`` child (no torch) that runs the ``.py`` or ``.ipynb`` at ``path``."""
+    def spawn(cls, path, function: str = "backward", limits: Limits = DEFAULT_LIMITS, *,
+              forbid=(), user: Optional[str] = None) -> "Child":
+        """A fresh ``python -I`` child (no torch) that runs the ``.py`` or ``.ipynb`` at ``path``.
+
+        forbid: module names the student's code may not import, besides the grader's packages
+        (always refused). user: run the student's code as this user (this process must be root);
+        the file is then graded from a copy in a folder of that user's. ValueError for either
+        when it cannot be done, before anything starts.
+        """
+        names, identity = containment.forbidden_names(forbid), containment.student_user(user)
         workdir = tempfile.mkdtemp(prefix="grade-")
-        (req_r, req_w), (rep_r, rep_w), (st_r, st_w) = os.pipe(), os.pipe(), os.pipe()
         config = {"path": str(path), "function": function, "memory_mb": limits.memory_mb,
-                  "fds": [req_r, rep_w, st_w]}
+                  "forbid": list(names), "user": identity}
         env = dict(os.environ, MPLBACKEND="Agg", **{v: "1" for v in THREAD_VARIABLES})
+        cwd = None
+        if identity is not None:
+            config["path"], config["folder"] = _student_copy(path, workdir, identity)
+            cwd = os.path.dirname(config["path"])
+            env = {k: v for k, v in env.items() if k in SAFE_VARIABLES}
+            env["HOME"] = cwd
+        (req_r, req_w), (rep_r, rep_w), (st_r, st_w) = os.pipe(), os.pipe(), os.pipe()
+        config["fds"] = [req_r, rep_w, st_w]
         try:
-            with open(os.path.join(workdir, "output.log"), "wb") as log:
+            with open(os.path.join(workdir, "output.log"), "wb") as log, _spawning:
                 proc = subprocess.Popen([sys.executable, "-I", "-u", "-c", BOOT, ROOT, json.dumps(config)],
                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                        pass_fds=(req_r, rep_w, st_w), start_new_session=True, env=env)
+                                        pass_fds=(req_r, rep_w, st_w), start_new_session=True, env=env,
+                                        cwd=cwd)
+                _supervisors.add(proc.pid)
         except BaseException:
             for fd in (req_w, rep_r, st_r):
                 os.close(fd)
@@ -97,18 +136,25 @@ class Child:
         return child
 
     @classmethod
-    def fork(cls, functions: dict, limits: Limits = DEFAULT_LIMITS) -> "Child":
-        """A fork of this process serving ``functions`` (name → callable)."""
+    def fork(cls, functions: dict, limits: Limits = DEFAULT_LIMITS, *, forbid=(),
+             user: Optional[str] = None) -> "Child":
+        """A fork of this process serving ``functions`` (name → callable); ``forbid`` and ``user`` as
+        for ``spawn``, applied in the fork before it serves (what the functions' modules imported
+        into this process is ``containment.forbidden_in``'s to check)."""
+        names, identity = containment.forbidden_names(forbid), containment.student_user(user)
         workdir = tempfile.mkdtemp(prefix="grade-")
         (req_r, req_w), (rep_r, rep_w), (st_r, st_w) = os.pipe(), os.pipe(), os.pipe()
         log_fd = os.open(os.path.join(workdir, "output.log"), os.O_WRONLY | os.O_CREAT, 0o600)
-        pid = quiet_fork()
-        if pid == 0:
-            try:
-                close_all_but((req_r, rep_w, st_w, log_fd))
-                run_forked(functions, (req_r, rep_w, st_w), log_fd, limits.memory_mb)
-            finally:
-                os._exit(70)
+        with _spawning:
+            pid = quiet_fork()
+            if pid == 0:
+                try:
+                    close_all_but((req_r, rep_w, st_w, log_fd))
+                    run_forked(functions, (req_r, rep_w, st_w), log_fd, limits.memory_mb,
+                               Containment(identity, names))
+                finally:
+                    os._exit(70)
+            _supervisors.add(pid)
         for fd in (req_r, rep_w, st_w, log_fd):
             os.close(fd)
         child = cls(limits, workdir, (req_w, rep_r, st_r), "before serving")
@@ -165,6 +211,8 @@ class Child:
             raise StudentCodeError("did not stop after grading; killed")
         if "killed_parent" in self.ended:
             raise StudentCodeError(self._ended_reason("after grading"))
+        if self.ended.get("left"):
+            raise StudentCodeError(containment.left_reason(self.ended["left"]))
 
     # -- waiting -------------------------------------------------------------------------
 
@@ -229,18 +277,31 @@ class Child:
             self.frames.feed(chunk)
 
     def _read_status(self) -> None:
+        """Read the supervisor's lines: the worker's pid, then how it ended (or end of file: the
+        supervisor died without reporting, something killed it)."""
+        while self.ended is None:
+            try:
+                data = os.read(self.status, 256)
+            except BlockingIOError:
+                return
+            self.status_buffer += data
+            while b"\n" in self.status_buffer and self.ended is None:
+                line, self.status_buffer = self.status_buffer.split(b"\n", 1)
+                self._status_line(line)
+            if not data or len(self.status_buffer) > 1024:
+                self.ended = self.ended or {"killed_parent": self._reap(GRACE_SECONDS)}
+
+    def _status_line(self, line: bytes) -> None:
         try:
-            data = os.read(self.status, 256)
-        except BlockingIOError:
-            return
-        try:
-            ended = json.loads(data) if data else None
+            message = json.loads(line)
         except ValueError:
-            ended = None
-        if isinstance(ended, dict) and ended.keys() in ({"exit"}, {"signal"}):
-            self.ended = ended
-        else:  # the supervisor died without reporting: something killed it
-            self.ended = {"killed_parent": self._reap(5.0)}
+            message = None
+        if not isinstance(message, dict):
+            self.ended = {"killed_parent": self._reap(GRACE_SECONDS)}
+        elif message.keys() == {"worker"} and isinstance(message["worker"], int) and message["worker"] > 1:
+            self.worker = message["worker"]
+        elif message.keys() in ({"exit", "left"}, {"signal", "left"}):
+            self.ended = message
 
     # -- endings -------------------------------------------------------------------------
 
@@ -256,17 +317,35 @@ class Child:
 
     def _ended_reason(self, when: str) -> str:
         assert self.ended is not None  # called only once the supervisor has ended
-        return ending(self.ended, when, self.limits.memory_mb)
+        reason = ending({k: v for k, v in self.ended.items() if k != "left"}, when, self.limits.memory_mb)
+        if self.ended.get("left"):
+            reason += "; it " + containment.left_reason(self.ended["left"])
+        return reason
 
     def kill(self) -> None:
-        """SIGKILL the supervisor (while not yet reaped), the worker and all of their process group."""
+        """SIGKILL the worker and its process group; the supervisor then kills what left the group,
+        reports and ends. Before it has said which process the worker is, or once it has died
+        without a report, SIGKILL the supervisor's group as well. Nothing once it has reported."""
         assert self.pid is not None  # set by spawn or fork
-        targets = [(os.killpg, self.pid)] + ([(os.kill, self.pid)] if self.returncode is None else [])
+        if self.ended is None:
+            self._read_status_now()
+        if self.ended is not None and "killed_parent" not in self.ended:
+            return  # the worker has ended and the supervisor has swept: nothing of it is left
+        targets = []
+        if self.worker is not None:
+            targets += [(os.killpg, self.worker), (os.kill, self.worker)]
+        if (self.worker is None or self.ended is not None) and self.returncode is None:
+            targets += [(os.killpg, self.pid), (os.kill, self.pid)]
         for kill, target in targets:
             try:
                 kill(target, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+
+    def _read_status_now(self) -> None:
+        readable, _, _ = select.select([self.status], [], [], 0)
+        if readable:
+            self._read_status()
 
     def _reap(self, timeout: float):
         """The supervisor's return code (negative: killed by that signal), or None if still running."""
@@ -303,9 +382,18 @@ class Child:
         return tail(data.decode("utf-8", errors="replace"), cut=size > len(data))
 
     def close(self) -> None:
-        """Kill whatever is left, reap the supervisor, close the pipes, remove the output file."""
+        """Kill whatever is left (the supervisor sweeps, or is killed after GRACE_SECONDS), reap the
+        supervisor, close the pipes, remove the work folder; then, where this process adopts
+        orphans, kill those of supervisors that were killed."""
         self.kill()
-        self._reap(5.0)
+        if self._reap(GRACE_SECONDS) is None:
+            self.ended = {"killed_parent": None}
+            self.kill()
+            self._reap(GRACE_SECONDS)
+        with _spawning:
+            if self.returncode is not None:
+                _supervisors.discard(self.pid)
+            containment.sweep_adopted(set(_supervisors))
         for fd in (self.req, self.rep, self.status):
             try:
                 os.close(fd)
@@ -318,6 +406,20 @@ class Child:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _student_copy(path, workdir: str, identity) -> tuple:
+    """(the copy's path, the original's folder): ``path`` copied, read-only, into a folder of
+    ``workdir`` owned by the user ``identity`` (uid, gid, groups), its scratch space; the
+    grader reads the source before the worker drops to that user."""
+    folder = os.path.join(workdir, "student")
+    os.mkdir(folder, 0o700)
+    copy = os.path.join(folder, Path(path).name)
+    shutil.copyfile(path, copy)
+    os.chmod(copy, 0o444)
+    os.chmod(workdir, 0o711)  # the user may pass through to its own folder, not list or change this one
+    os.chown(folder, identity[0], identity[1])
+    return copy, os.path.dirname(os.path.abspath(path))
 
 
 def close_all_but(keep) -> None:

@@ -36,6 +36,14 @@ REASONS = {
     "returns_list.py": "backward returned list; it must return a dict of gradients",
     "no_backward.py": "defines no function 'backward'; its functions: ['back_prop', 'helper']",
     "prints_forever.py": "raised OSError: [Errno 27] File too large (in backward)",
+    "daemon_rewrites_output.py": "left 1 process running after grading; it was killed",
+    "forks_sleepers.py": "left 3 processes running after grading; they were killed",
+    "ignores_sigterm.py": "left 1 process running after grading; it was killed",
+    "imports_reference.py": "raised ImportError: import of manual_backprop refused",
+    "from_imports_reference.py": "raised ImportError: import of manual_backprop refused",
+    "import_module_reference.py": "raised ImportError: import of torch_ref refused",
+    "dunder_imports_reference.py": "raised ImportError: import of manual_backprop refused",
+    "looks_up_reference.py": "raised KeyError: 'manual_backprop'",
 }
 # file: the diagnosis every parameter of every case must get (None: any, as long as it fails)
 WRONG = {"rebinds_grader.py": "zero", "patches_builtins.py": "zero", "lying_array.py": "zero",
