@@ -14,9 +14,8 @@ import subprocess
 
 import pytest
 
-from helpers.course import dry_run, locked, made, part_scores, shared_folder, validate
-
 import manual_backprop
+from helpers.course import dry_run, locked, made, part_scores, shared_folder, validate
 
 FULL = {"forward": (2.0, 2.0), "loss": (1.0, 1.0), "backward": (6.0, 6.0), "sgd_step": (1.0, 1.0)}
 
