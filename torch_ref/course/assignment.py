@@ -94,8 +94,8 @@ def _config(args) -> Config:
     visibility = {"public": "visible", "hidden": "after_published"}
     visibility.update(_pairs(args.visibility, "--visibility", str))
     forbid = tuple(m.strip() for m in args.forbid.split(",") if m.strip())
-    return Config(parts=tuple(p for p in PARTS if p in parts) if set(parts) <= set(PARTS) else parts,
-                  points=points, seed=args.seed, activation=args.activation, loss=args.loss,
+    in_order = tuple(p for p in PARTS if p in parts) + tuple(p for p in parts if p not in PARTS)
+    return Config(parts=in_order, points=points, seed=args.seed, activation=args.activation, loss=args.loss,
                   timeout=args.timeout, memory=args.memory, forbid=forbid, user=args.user, visibility=visibility)
 
 
