@@ -7,6 +7,8 @@
 - ``hints``: one line per diagnosis, with the seed equation that fixes it.
 - ``report``: the per-parameter verdicts and their table.
 - ``parts``: the graders of a student's forward, loss and SGD step.
+- ``graded``: the registry of the seed's graded functions: each one's signature, the kind of
+  value it returns and the words for it.
 - ``cases``: the graded nets and data, and ``grade`` for a student's ``backward`` (and other parts);
   ``hidden``: cases drawn from a seed.
 - The grader's isolation: ``isolation`` (a student's functions run in a child,

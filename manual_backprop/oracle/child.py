@@ -9,9 +9,10 @@ Two processes stand between the grader and the student's code:
   process, not the grader, and the grader sees it.
 - the **worker** loads the submission (a ``.py`` file or a notebook's code
   cells, with its folder on ``sys.path``), says which of the graded functions
-  it defines, then answers requests: each is a function name and its
-  arguments, each answer the result packed by ``exchange.pack`` or the
-  one-line description of what the student's code raised.
+  (``graded.GRADED_PARTS``) it defines, then answers requests: each is a
+  function name and its arguments, each answer the result packed by
+  ``exchange.pack`` or the one-line description of what the student's code
+  raised.
 
 Neither imports torch or anything of the grader's that decides a verdict.
 Both always end with ``os._exit``, so a forked copy of pytest never goes on
@@ -29,8 +30,8 @@ import traceback
 import types
 
 from . import exchange
+from .graded import GRADED_PARTS
 
-GRADED = ("forward", "loss", "backward", "sgd_step")
 QUIT_STATUS = 0  # the worker's exit status after the grader says it is done
 FILE_LIMIT_MB = 64  # a write beyond it fails (Python ignores SIGXFSZ): printing forever cannot fill the disk
 BROKEN_STATUS = 72  # the worker's exit status when its own code failed (the student patched it?)
@@ -121,9 +122,9 @@ def serve_file(path: str, function: str, req: int, rep: int) -> None:
         module = as_student(lambda: load(path))
     except BaseException as exc:
         _report_traceback(exc)
-        send(rep, {"ok": False, **describe(exc)})
+        send(rep, {"ok": False, **describe_exception(exc)})
         return
-    wanted = dict.fromkeys(GRADED + (function,))
+    wanted = dict.fromkeys((*GRADED_PARTS, function))
     functions = {name: getattr(module, name) for name in wanted
                  if callable(getattr(module, name, None))}
     own = sorted(n for n, v in vars(module).items() if not n.startswith("_") and callable(v)
@@ -191,11 +192,11 @@ def call(functions: dict, meta: dict, arrays: dict) -> tuple:
         description, out = exchange.pack(result, prefix="r")
     except BaseException as exc:
         _report_traceback(exc)
-        return {"ok": False, **describe(exc)}, {}
+        return {"ok": False, **describe_exception(exc)}, {}
     return {"ok": True, "result": description}, out
 
 
-def describe(exc: BaseException) -> dict:
+def describe_exception(exc: BaseException) -> dict:
     """The one-line reason for an exception out of student code, and its type's name."""
     name = type(exc).__name__
     try:

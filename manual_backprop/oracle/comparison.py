@@ -41,7 +41,7 @@ def validate_inputs(net, I, Y, grads) -> tuple[np.ndarray, np.ndarray, dict]:
     return I, Y, {k: unwrap_array(v, f"grads[{k!r}]") for k, v in grads.items()}
 
 
-def describe(net, N: int) -> str:
+def describe_net(net, N: int) -> str:
     """A short description of the net and batch, for the report's heading."""
     return (f"MLP({list(net.sizes)}, {net.activation} → {net.output_activation}, {net.loss_name}, "
             f"{np.dtype(net.dtype).name}), N = {N}")
@@ -113,7 +113,7 @@ def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name
             readings=() if diagnosis is None else diagnosis.readings)
     unexpected = tuple(k for k in grads if k not in reference)
     loosest = tol.loosened(*(p.tolerance for p in checks.values() if p.tolerance is not None))  # each is set above
-    return GradientReport(checks, reference_name, loosest, describe(net, N), unexpected, base_tolerance=tol)
+    return GradientReport(checks, reference_name, loosest, describe_net(net, N), unexpected, base_tolerance=tol)
 
 
 def check_gradients_fd(net: MLP, I: ArrayLike, Y: ArrayLike, grads: Mapping) -> GradientReport:

@@ -195,7 +195,7 @@ def best(readings: Sequence[Reading], N: int, D_O: int) -> Optional[Diagnosis]:
     if not seen:
         return None
     first = seen[0]
-    return Diagnosis(first.code, describe(first, rivals(first, seen[1:]), _ambiguity_reason(N, D_O)),
+    return Diagnosis(first.code, describe_reading(first, rivals(first, seen[1:]), _ambiguity_reason(N, D_O)),
                      tuple(readings))
 
 
@@ -231,7 +231,7 @@ def _ambiguity_reason(N: int, D_O: int) -> str:
     return f"on this net ({', '.join(facts)})" if facts else "on this net"
 
 
-def describe(reading: Reading, rivals: Sequence[Reading] = (), where: str = "") -> str:
+def describe_reading(reading: Reading, rivals: Sequence[Reading] = (), where: str = "") -> str:
     """The detail of a reading: its hypothesis, and the rivals the nets could not rule out."""
     parts = [reading.hypothesis] if reading.hypothesis else []
     if rivals:
@@ -464,7 +464,7 @@ def consensus(per_net: Sequence[tuple[Optional[Diagnosis], int, int]]) -> Option
         shape = next((r.shape for r in d.readings if r.value_part == top.value_part), "")
         reading = top._replace(shape=shape)
         unseen = [c for c in reading.causes if not visible((c,), N, D_O)]
-        detail = describe(reading, others)
+        detail = describe_reading(reading, others)
         if unseen:
             note = f"{' and '.join(unseen)} cannot be seen at N = {N}, D_O = {D_O}; named from the other nets"
             detail = "; ".join(p for p in (detail, note) if p)

@@ -41,7 +41,6 @@ from .diagnosis import Diagnosis, best, forward_mistakes, numeric_array, value_r
 from .tolerances import Tolerance, is_close
 
 SGD_LR = 0.1  # neither 1 nor ½: lr, 1 and lr² are three different steps
-PARTS = ("forward", "loss", "backward", "sgd_step")
 
 
 class PartResult(NamedTuple):

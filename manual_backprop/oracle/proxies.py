@@ -3,8 +3,8 @@
 - ``Proxy``: called like the student's function; runs it wherever its owner
   (an ``isolation.Child``, or ``InProcess``) runs it.
 - ``StudentCodeError``: the student's code failed other than by a wrong answer.
-- ``RETURNS``: what each graded function must return; ``expect`` holds a
-  result to it.
+- ``expect``: holds a result to what its graded part must return
+  (``graded.GRADED_PARTS``).
 - ``ending``: why a child that ended did not answer, in one line.
 - ``tail``: the last lines of what the student printed, made safe to print.
 """
@@ -15,17 +15,11 @@ import signal
 from typing import Optional
 
 from . import exchange
-from .child import BROKEN_STATUS, describe
+from .child import BROKEN_STATUS, describe_exception
+from .graded import GRADED_PARTS
 
 OUTPUT_LINES, OUTPUT_CHARS = 40, 4000
-RETURNS = {  # what each graded function must return: (exchange kind, in words)
-    "backward": ("dict", "a dict of gradients keyed like params"),
-    "forward": ("array", "an array O (D_O, N)"),
-    "loss": ("float", "a number"),
-    "sgd_step": ("dict", "a dict of parameters keyed like params"),
-}
-RESULT_WORDS = {"backward": "gradients", "forward": "its output", "loss": "the loss",
-                "sgd_step": "the updated parameters"}
+RESULT_WORDS = {name: part.result_words for name, part in GRADED_PARTS.items()}  # isolation's "before returning …"
 
 
 class StudentCodeError(Exception):
@@ -34,7 +28,7 @@ class StudentCodeError(Exception):
 
 def role_of(name: str, role: Optional[str] = None) -> str:
     """How a function called ``name`` is graded: ``role``, else its name if graded, else as backward."""
-    return role or (name if name in RETURNS else "backward")
+    return role or (name if name in GRADED_PARTS else "backward")
 
 
 class InProcess:
@@ -55,7 +49,7 @@ class InProcess:
         try:
             description, arrays = exchange.pack(self.functions[name](*args), prefix="r")
         except BaseException as exc:
-            raise StudentCodeError(f"{describe(exc)['reason']} (in {name})") from None
+            raise StudentCodeError(f"{describe_exception(exc)['reason']} (in {name})") from None
         return expect(exchange.unpack(description, arrays, prefix="r"), role, description, name)
 
     def finish(self) -> None:
@@ -94,7 +88,8 @@ def expect(value, role: str, description, name: str):
     """``value`` if it is the kind ``role`` must return (a 1-element array counts as a number)."""
     import numpy as np
 
-    returns, words = RETURNS[role]
+    part = GRADED_PARTS[role]
+    returns = part.returns
     if returns == "dict" and isinstance(value, dict):
         return value
     if returns == "float":
@@ -105,7 +100,7 @@ def expect(value, role: str, description, name: str):
     if returns == "array" and isinstance(value, (np.ndarray, float)):
         return np.asarray(value)
     raise StudentCodeError(f"{name} returned {exchange.type_name(description)}; "
-                           f"it must return {words}")
+                           f"it must return {part.must_return}")
 
 
 def ending(ended: dict, when: str, memory_mb=None) -> str:
