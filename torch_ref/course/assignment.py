@@ -19,9 +19,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from manual_backprop.oracle.parts import PARTS
-
-from .config import DEFAULT_POINTS, VISIBILITIES, Config
+from .config import DEFAULT_POINTS, PARTS, VISIBILITIES, Config
 
 
 def _prog() -> str:

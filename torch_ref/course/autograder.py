@@ -27,7 +27,7 @@ internal error gives score 0 and says what failed. torch is imported only for
 
 from __future__ import annotations
 
-import dataclasses
+import inspect
 import json
 import os
 import sys
@@ -87,24 +87,23 @@ def checker(reference: str) -> CachedCheck:
     return CachedCheck(numerical_grads, "finite differences", finite_difference_tolerance)
 
 
-def limits(config: Config) -> Limits:
-    """The grader's limits, and the containment options only where the config sets them."""
-    extra: dict = {}
-    if config.forbid:
-        extra["forbid"] = tuple(config.forbid)
-    if config.user:
-        extra["user"] = config.user
-    missing = sorted(set(extra) - {f.name for f in dataclasses.fields(Limits)})
+def containment(config: Config) -> dict:
+    """The config's ``forbid`` and ``user`` as the grader's child takes them, only those that are set
+    (the reference's own packages are refused to every submission whatever the config says)."""
+    wanted = {"forbid": tuple(config.forbid), "user": config.user}
+    given = {name: value for name, value in wanted.items() if value}
+    missing = sorted(set(given) - set(inspect.signature(Child.spawn).parameters))
     if missing:
         raise RuntimeError(f"this version of the grader cannot apply the config's {missing}; "
-                           f"leave them empty or use a version that has --forbid and --user")
-    return Limits(float(config.timeout), config.memory or None, **extra)
+                           f"leave them empty or use a version whose grade command has --forbid and --user")
+    return given
 
 
 def grade_submission(path: Path, config: Config, cases: tuple) -> Submission:
     """Every configured part of the file at ``path`` on ``cases``, in one child; see the module doc."""
     submission = Submission(str(path))
-    child = Child.spawn(path, "backward", limits(config))
+    limits = Limits(float(config.timeout), config.memory or None)
+    child = Child.spawn(path, "backward", limits, **containment(config))
     try:
         defines = child.loaded()["defines"]
         check = checker(config.reference)

@@ -30,8 +30,9 @@ from typing import Optional
 
 from manual_backprop.activations import get_activation
 from manual_backprop.losses import get_loss
-from manual_backprop.oracle.parts import PARTS
+from manual_backprop.oracle.graded import GRADED_PARTS
 
+PARTS = tuple(GRADED_PARTS)  # forward, loss, backward, sgd_step: the seed's order
 DEFAULT_POINTS = {"forward": 2.0, "loss": 1.0, "backward": 6.0, "sgd_step": 1.0}
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")  # Gradescope's words
 REFERENCES = ("finite_differences", "autograd")

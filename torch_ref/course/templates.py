@@ -15,6 +15,7 @@ import re
 from manual_backprop.activations import ELU_ALPHA, LEAKY_RELU_SLOPE
 from manual_backprop.explain import backward_equations, forward_equations
 from manual_backprop.losses import get_loss
+from manual_backprop.oracle.graded import GRADED_PARTS
 
 from .config import Config
 
@@ -53,8 +54,7 @@ HINTS = {
     "backward": "go back from dL/dO to every parameter, as the docstring says",
     "sgd_step": "return {name: w - lr * grads[name]} for every parameter",
 }
-SIGNATURES = {"forward": "forward(params, I)", "loss": "loss(O, Y)", "backward": "backward(params, I, Y)",
-              "sgd_step": "sgd_step(params, grads, lr)"}
+SIGNATURES = {name: part.signature.split(" -> ")[0] for name, part in GRADED_PARTS.items()}  # "forward(params, I)"
 
 
 def _letters(text: str) -> str:
