@@ -46,7 +46,8 @@ def build_wheel(folder: Path) -> Path:
             relative = path.relative_to(root)
             if path.is_file() and not SKIPPED_DIRS & set(relative.parts) and path.suffix not in SKIPPED_SUFFIXES:
                 files[f"{package}/{relative.as_posix()}"] = path.read_bytes()
-    files[f"{info}/METADATA"] = _metadata(dist.read_text("METADATA") or "", version).encode()
+    headers = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""  # PKG-INFO: an egg-info's
+    files[f"{info}/METADATA"] = _metadata(headers, version).encode()
     entry_points = dist.read_text("entry_points.txt")
     if not entry_points:
         raise RuntimeError(f"the installed {DISTRIBUTION} has no entry_points.txt: reinstall it")
