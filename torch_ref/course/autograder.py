@@ -13,14 +13,19 @@ public cases and on the cases drawn from the hidden seed, and writes
   output says, per case, what passed, and for what failed the table and the
   fix line; visibility from the config (public ``visible``, hidden
   ``after_published`` unless changed);
-- ``extra_data.manual_backprop``: the version, the submission's entry exactly
-  as ``manual-backprop grade --format json`` writes one (its ``cases`` hold the
-  public cases, then the hidden ones), each part's score and the total.
+- ``extra_data.manual_backprop``: the version, the submission's entry as
+  ``manual-backprop grade --format json`` writes one (the same function,
+  ``formats.as_json``, makes it; its ``cases`` hold the public cases, then the
+  hidden ones), each part's score and the total.
 
 Each part is graded on its own in the submission's one child process: a part
-that raises (the starter's ``NotImplementedError`` included) fails that part
-only, with the reason. A submission that cannot be loaded, times out or dies
-scores 0 with the reason. Whatever happens, a results.json is written: an
+that raises fails that part only, on every case, with the reason and the code
+``not_implemented`` (the starter's ``NotImplementedError``) or ``raised``; a
+part the file does not define is ``not_defined``. (``grade`` itself stops a
+submission at the first part that raises: a course needs the credit of the
+others.) A submission that cannot be loaded, times out or dies scores 0 with
+the reason. The config's ``forbid`` and ``user`` go to the child as the grade
+command's ``--forbid`` and ``--user`` do. Whatever happens, a results.json is written: an
 internal error gives score 0 and says what failed. torch is imported only for
 ``reference: autograd``.
 """
