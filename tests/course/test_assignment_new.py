@@ -106,6 +106,18 @@ def test_the_starter_s_docstrings_show_the_variant_s_equations(tmp_path, options
             getattr(starter_module, part)(*([None] * (3 if part in ("backward", "sgd_step") else 2)))
 
 
+def test_the_notebooks_are_valid_nbformat_4_with_a_markdown_cell_per_part(course):
+    nbformat = pytest.importorskip("nbformat", reason="nbformat (the notebooks extra) validates notebooks")
+    for path in (course / "student" / "backprop.ipynb", course / "solution" / "backprop.ipynb"):
+        notebook = nbformat.read(str(path), as_version=4)
+        nbformat.validate(notebook)
+        headings = ["".join(c.source).splitlines()[0] for c in notebook.cells if c.cell_type == "markdown"]
+        assert [h for h in headings if h.startswith("## `")] == [
+            "## `forward(params, I)`", "## `loss(O, Y)`", "## `backward(params, I, Y)`",
+            "## `sgd_step(params, grads, lr)`"]
+        assert "".join(notebook.cells[-1].source) == "!{sys.executable} test_backprop.py backprop.ipynb"
+
+
 @pytest.mark.parametrize("activation", sorted(templates.ACTIVATION_CODE))
 @pytest.mark.parametrize("loss", sorted(templates.LOSS_CODE))
 def test_every_variant_s_solution_passes_every_part(activation, loss):

@@ -142,7 +142,7 @@ def solution_py(config: Config) -> str:
 def starter_ipynb(config: Config) -> str:
     """The starter as a notebook (nbformat 4.5): a markdown cell per part with its equations above its code,
     and a last cell that runs the public checks."""
-    cells = [_markdown(f"# Backpropagation by hand\n\n{_strip_quotes(module_docstring(config))}\n"
+    cells = [_markdown(f"# Backpropagation by hand\n\n{_strip_quotes(module_docstring(config))}\n\n"
                        f"Write each function below. To check them, save the notebook and run the last cell.\n"
                        f"Hand in this notebook as `{config.file}.ipynb`."),
              _code("import sys\n\nimport numpy as np")]
