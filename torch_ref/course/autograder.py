@@ -92,23 +92,31 @@ def checker(reference: str) -> CachedCheck:
     return CachedCheck(numerical_grads, "finite differences", finite_difference_tolerance)
 
 
-def containment(config: Config) -> dict:
-    """The config's ``forbid`` and ``user`` as the grader's child takes them, only those that are set
-    (the reference's own packages are refused to every submission whatever the config says)."""
-    wanted = {"forbid": tuple(config.forbid), "user": config.user}
-    given = {name: value for name, value in wanted.items() if value}
+def containment(config: Config) -> tuple[dict, str]:
+    """(the config's ``forbid`` and ``user`` as the grader's child takes them, only those that are set;
+    a note). The reference's own packages are refused to every submission whatever the config says.
+    The user applies where the autograder runs as root (Gradescope); elsewhere (a teacher's dry run)
+    student code runs as this process's user, and the note says so."""
+    given: dict = {"forbid": tuple(config.forbid)} if config.forbid else {}
+    note = ""
+    if config.user and os.geteuid() == 0:
+        given["user"] = config.user
+    elif config.user:
+        note = (f"student code ran as this process's user: the config's user {config.user!r} applies "
+                f"only where the autograder runs as root, as on Gradescope")
     missing = sorted(set(given) - set(inspect.signature(Child.spawn).parameters))
     if missing:
         raise RuntimeError(f"this version of the grader cannot apply the config's {missing}; "
                            f"leave them empty or use a version whose grade command has --forbid and --user")
-    return given
+    return given, note
 
 
-def grade_submission(path: Path, config: Config, cases: tuple) -> Submission:
-    """Every configured part of the file at ``path`` on ``cases``, in one child; see the module doc."""
+def grade_submission(path: Path, config: Config, cases: tuple, contained: dict) -> Submission:
+    """Every configured part of the file at ``path`` on ``cases``, in one child (``contained``: the
+    child's ``forbid`` and ``user``, from ``containment``); see the module doc."""
     submission = Submission(str(path))
     limits = Limits(float(config.timeout), config.memory or None)
-    child = Child.spawn(path, "backward", limits, **containment(config))
+    child = Child.spawn(path, "backward", limits, **contained)
     try:
         defines = child.loaded()["defines"]
         check = checker(config.reference)
@@ -224,11 +232,13 @@ def run(root: Path) -> dict:
     public = tuple(DEFAULT_CASES)
     hidden = tuple(draw_cases(config.seed)) if config.seed is not None else ()
     folder = root / "submission"
+    contained, contained_note = containment(config)
     path, note = find_submission(folder, config.file)
     if path is None:
         submission = Submission(str(folder), error=note)
         return results_json(config, submission, public, hidden)
-    return results_json(config, grade_submission(path, config, public + hidden), public, hidden, note)
+    submission = grade_submission(path, config, public + hidden, contained)
+    return results_json(config, submission, public, hidden, "\n".join(n for n in (note, contained_note) if n))
 
 
 def write(path: Path, doc: dict) -> None:
