@@ -4,6 +4,7 @@
     manual-backprop grade solution.py      # check a student's backward against autograd
     manual-backprop explain --sizes 4 16 2 # the equations with the shape of every factor
     manual-backprop bench [options]        # the speed of one training step
+    manual-backprop assignment new DIR     # a course's starter, tests, solution and Gradescope autograder
     manual-backprop report class.json --html class.html  # what a class got wrong
     manual-backprop --version
 
@@ -31,6 +32,7 @@ COMMANDS = {
     "grade": ("torch_ref.grade", "check a student's backward(params, I, Y) -> grads against autograd"),
     "explain": ("manual_backprop.explain", "print a net's forward and backward with the shape of every factor"),
     "bench": ("torch_ref.bench", "time one training step against torch and against its matrix products"),
+    "assignment": ("torch_ref.course.assignment", "make a backprop assignment and its Gradescope autograder; check it"),
     "report": ("manual_backprop.class_report.command", "what a class got wrong: counts, a page and a CSV from graded results"),
 }
 PROG = "manual-backprop"
