@@ -206,13 +206,17 @@ import os, signal, time
 from honest import right
 
 def forks(params, I, Y):
-    if os.fork() == 0:
+    middle = os.fork()
+    if middle == 0:
         os.setsid()
-        if os.fork() == 0:
+        daemon = os.fork()
+        if daemon == 0:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            open(os.environ["DAEMON_PID_FILE"], "a").write(f"{os.getpid()}\\n")
             time.sleep(60)
+            os._exit(0)
+        open(os.environ["DAEMON_PID_FILE"], "a").write(f"{daemon}\\n")  # before the worker goes on
         os._exit(0)
+    os.waitpid(middle, 0)
     return right(params, I, Y)
 
 def imports(params, I, Y):

@@ -33,11 +33,6 @@ def _output_path():
 def _daemon(output):
     forged = {"submissions": [{"path": __file__, "passed": True, "error": None, "output": "",
                                "cases": []}]}
-    try:
-        with open(os.path.join(os.path.dirname(output), "daemon_rewrites_output.pid"), "w") as f:
-            f.write(str(os.getpid()))
-    except OSError:
-        pass
     end = time.monotonic() + 30
     while time.monotonic() < end:
         try:
@@ -51,13 +46,19 @@ def _daemon(output):
 target = _output_path()  # found while the ancestors are still its own
 if os.fork() == 0:
     os.setsid()
-    if os.fork() == 0:
+    daemon = os.fork()
+    if daemon == 0:
         try:
             if target:
                 _daemon(target)
         finally:
             os._exit(0)
-    os._exit(0)
+    try:  # the daemon's pid, written before the submission goes on (the test looks for it)
+        if target:
+            with open(os.path.join(os.path.dirname(target), "daemon_rewrites_output.pid"), "w") as f:
+                f.write(str(daemon))
+    finally:
+        os._exit(0)
 os.wait()
 
 
