@@ -369,17 +369,26 @@ class Child:
                 time.sleep(0.01)
         return self.returncode
 
-    def output(self) -> str:
-        """The tail of what the student's code printed (stdout and stderr), cut and made printable."""
+    def output(self, since: int = 0) -> str:
+        """The tail of what the student's code printed (stdout and stderr), cut and made printable;
+        ``since``: only what came after that many bytes (a ``printed()`` taken earlier)."""
         try:
             with open(os.path.join(self.workdir, "output.log"), "rb") as f:
                 f.seek(0, os.SEEK_END)
                 size = f.tell()
-                f.seek(max(0, size - 4 * OUTPUT_CHARS))
+                start = max(since, size - 4 * OUTPUT_CHARS)
+                f.seek(start)
                 data = f.read()
         except OSError:
             return ""
-        return tail(data.decode("utf-8", errors="replace"), cut=size > len(data))
+        return tail(data.decode("utf-8", errors="replace"), cut=start > since)
+
+    def printed(self) -> int:
+        """How many bytes the student's code has printed so far: a mark for ``output(since=...)``."""
+        try:
+            return os.stat(os.path.join(self.workdir, "output.log")).st_size
+        except OSError:
+            return 0
 
     def close(self) -> None:
         """Kill whatever is left (the supervisor sweeps, or is killed after GRACE_SECONDS), reap the

@@ -55,6 +55,25 @@ def test_explain_runs_the_explain_module(capsys):
     assert "dL/dW_O (2×16) = dL/dO (2×32) · Ĥᵀ (32×16)" in capsys.readouterr().out
 
 
+def test_a_reader_that_goes_away_ends_the_command_with_status_1_and_no_traceback():
+    """``manual-backprop explain | head``: the pipe's reader is gone before the command writes (it
+    waits for its stdin to close, which happens after the read end of its stdout is closed)."""
+    code = ("import sys; sys.stdin.read(); from torch_ref.cli import main; "
+            "sys.exit(main(['explain', '--sizes', '4', '16', '2']))")
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, cwd=ROOT)
+    assert child.stdout is not None and child.stdin is not None and child.stderr is not None
+    child.stdout.close()
+    child.stdin.close()
+    try:
+        status = child.wait(timeout=120)
+    finally:
+        child.kill()
+    errors = child.stderr.read().decode()
+    child.stderr.close()
+    assert status == 1 and errors == "", errors
+
+
 def test_grade_of_a_file_that_is_not_python_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "solution.txt").write_text(SOLUTION)  # no .py: not a submission, whatever it holds
     assert main(["grade", str(tmp_path / "solution.txt"), "--reference", "finite_differences"]) == 2

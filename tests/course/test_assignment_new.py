@@ -174,6 +174,13 @@ def test_parts_points_visibility_and_limits_go_to_the_config_and_the_starter(tmp
     assert sorted(p.name for p in (tmp_path / "c" / "student").iterdir()) == ["backprop.py", "test_backprop.py"]
 
 
+def test_student_code_runs_as_an_unprivileged_student_unless_the_teacher_opts_out(course, tmp_path):
+    assert json.loads((course / "autograder" / "config.json").read_text())["user"] == "student"
+    result = assignment("new", tmp_path / "c", "--user", "", "--format", "py")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "c" / "autograder" / "config.json").read_text())["user"] == ""
+
+
 @pytest.mark.parametrize("options,words", [
     (("--parts", "forward,dropout"), "parts"),
     (("--points", "backward=-1"), "points"),
@@ -278,13 +285,16 @@ def test_the_file_it_grades_is_the_expected_name_or_the_only_one(tmp_path, files
         assert "backprop.py" in note
 
 
-def test_setup_sh_creates_the_config_s_user(tmp_path):
-    """setup.sh's own steps, with pip, python, id and useradd stood in for by scripts that log their calls."""
+def test_setup_sh_creates_the_config_s_user_and_keeps_the_config_from_it(tmp_path):
+    """setup.sh's own steps, with pip, python, id and useradd stood in for by scripts that log their calls;
+    the config (with the hidden seed) and its folder end up readable by their owner (root) only."""
     source = tmp_path / "source"
     source.mkdir()
     for name in ("setup.sh", "run_autograder"):
         (source / name).write_bytes((ROOT / "torch_ref" / "course" / "files" / name).read_bytes())
-    Config(seed=1, user="grader_student").save(source / "config.json")
+    Config(seed=1).save(source / "config.json")
+    (source / "config.json").chmod(0o644)  # as a zip unpacks it
+    source.chmod(0o755)
     (source / "manual_backprop-0.0-py3-none-any.whl").write_bytes(b"")
     log, bin_dir, venv = tmp_path / "log", tmp_path / "bin", tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
@@ -304,7 +314,9 @@ def test_setup_sh_creates_the_config_s_user(tmp_path):
     assert result.returncode == 0, result.stderr
     calls = log.read_text().splitlines()
     assert any("pip install" in c and "--force-reinstall --no-deps" in c for c in calls), calls
-    assert "useradd --system --no-create-home --shell /usr/sbin/nologin grader_student" in calls
+    assert "useradd --system --no-create-home --shell /usr/sbin/nologin student" in calls  # the default user
+    assert (source / "config.json").stat().st_mode & 0o777 == 0o600
+    assert source.stat().st_mode & 0o777 == 0o700
 
 
 @pytest.mark.parametrize("euid,kept", [(0, True), (1000, False)])
@@ -317,5 +329,5 @@ def test_the_config_s_user_applies_where_the_autograder_runs_as_root(monkeypatch
     contained, note = autograder.containment(Config(seed=1, user="student"))
     assert ("user" in contained) == kept and bool(note) != kept
     assert kept or "'student' applies only where the autograder runs as root" in note
-    assert autograder.containment(Config(seed=1)) == ({}, "")
+    assert autograder.containment(Config(seed=1, user="")) == ({}, "")
 

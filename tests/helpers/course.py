@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import json
 import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from helpers.grading import ROOT
 
 SCHEMAS = ROOT / "tests" / "course"
 HIDDEN_SEED = 8675309  # a number the student's folder must never show
+STUDENT = "mbp-student"  # the unprivileged user CI creates when it runs as root (.ci/run)
 
 
 def assignment(*args, timeout: float = 600):
@@ -47,19 +49,43 @@ def locked(folder: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def student_user_missing() -> str:
+    """Why student code cannot run as the test user STUDENT here ("" when it can: this is root and
+    the user exists)."""
+    if os.geteuid() != 0:
+        return f"running student code as {STUDENT} needs root (this runs as uid {os.geteuid()})"
+    try:
+        pwd.getpwnam(STUDENT)
+    except KeyError:
+        return f"no user {STUDENT} (create it: useradd --system --no-create-home {STUDENT}; .ci/run does)"
+    return ""
+
+
+def user_options() -> tuple:
+    """The dry runs' ``--user``: as root, the test user (student code then runs as it, as on
+    Gradescope), or none where it is missing, rather than have setup.sh create the default user
+    on this machine; as another user, the default, which the dry run leaves out, saying so."""
+    if os.geteuid() != 0:
+        return ()
+    return ("--user", "" if student_user_missing() else STUDENT)
+
+
 def made(folder: Path, name: str, *options) -> Path:
-    """The assignment ``folder/name`` made with ``options`` (once per session; call it under the lock)."""
+    """The assignment ``folder/name`` made with ``options`` (once per session; call it under the
+    lock), with ``user_options()`` unless ``options`` name a user."""
     target = folder / name
     if not (target / "autograder.zip").exists():
-        result = assignment("new", target, "--seed", HIDDEN_SEED, *options)
+        users = () if "--user" in options else user_options()
+        result = assignment("new", target, "--seed", HIDDEN_SEED, *users, *options)
         assert result.returncode == 0, result.stdout + result.stderr
     return target
 
 
-def dry_run(folder: Path, archive: Path, submission: Path):
-    """``assignment check`` with the shared venv (under the lock); (exit status, stdout, results.json's doc)."""
+def dry_run(folder: Path, archive: Path, submission: Path, root: Path | None = None):
+    """``assignment check`` with the shared venv (under the lock), in ``root`` (default: one in
+    ``folder`` named after the submission); (exit status, stdout, results.json's doc)."""
     with locked(folder):
-        root = folder / f"root-{submission.parent.name}-{submission.name}"
+        root = root or folder / f"root-{submission.parent.name}-{submission.name}"
         result = assignment("check", archive, submission, "--venv", folder / "venv", "--root", root)
     results = root / "results" / "results.json"
     assert results.name in result.stdout and result.returncode in (0, 1), result.stdout + result.stderr

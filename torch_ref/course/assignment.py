@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .config import DEFAULT_POINTS, PARTS, VISIBILITIES, Config
+from .config import DEFAULT_POINTS, DEFAULT_USER, PARTS, VISIBILITIES, Config
 
 
 def _prog() -> str:
@@ -63,7 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("--memory", type=int, default=1024, help="MB per submission's process; 0: none (default 1024)")
     new.add_argument("--forbid", default="", help="modules a submission may not import, beyond manual_backprop "
                                                   "and torch_ref, e.g. torch,jax")
-    new.add_argument("--user", default="", help="the user student code runs as (setup.sh creates it)")
+    new.add_argument("--user", default=DEFAULT_USER,
+                     help=f"the unprivileged user student code runs as where the autograder runs as root "
+                          f"(setup.sh creates it; default {DEFAULT_USER}); '' to run it as the grader's "
+                          f"user, root on Gradescope, which can read the hidden seed")
     new.add_argument("--visibility", default="",
                      help=f"Gradescope visibility of the public and hidden cases' tests, e.g. "
                           f"public=visible,hidden=after_due_date; each one of {', '.join(VISIBILITIES)} "

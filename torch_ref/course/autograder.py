@@ -18,15 +18,26 @@ public cases and on the cases drawn from the hidden seed, and writes
   ``formats.as_json``, makes it; its ``cases`` hold the public cases, then the
   hidden ones), each part's score and the total.
 
-Each part is graded on its own in the submission's one child process: a part
-that raises fails that part only, on every case, with the reason and the code
-``not_implemented`` (the starter's ``NotImplementedError``) or ``raised``; a
-part the file does not define is ``not_defined``. (``grade`` itself stops a
-submission at the first part that raises: a course needs the credit of the
-others.) A submission that cannot be loaded, times out or dies scores 0 with
-the reason. The config's ``forbid`` and ``user`` go to the child as the grade
-command's ``--forbid`` and ``--user`` do. Whatever happens, a results.json is written: an
-internal error gives score 0 and says what failed. torch is imported only for
+The submission's one child process grades the public cases first, every part,
+then the hidden cases: two groups, each graded on its own. Whatever the
+student's code does once a group's nets have reached it (what it prints, the
+messages it raises, how it ends) is reported in that group's tests only, whose
+visibility is the group's: the public group's printed output is read before
+the hidden nets are sent, and the top-level output (which students always see)
+holds nothing of the hidden group's but a fixed line. Within a group, each
+part is graded on its own: a part that raises fails that part only, on every
+case of the group, with the reason and the code ``not_implemented`` (the
+starter's ``NotImplementedError``) or ``raised``; a part the file does not
+define is ``not_defined``. (``grade`` itself stops a submission at the first
+part that raises: a course needs the credit of the others.) A submission that
+cannot be loaded, or times out or dies on the public cases, scores 0 with the
+reason; one that times out, dies or leaves processes running once the hidden
+cases have reached it keeps its public tests' points, and the hidden tests say
+why they were not graded (code ``not_graded`` in ``extra_data``, whose
+``output`` holds only what was printed before the hidden cases). The config's
+``forbid`` and ``user`` go to the child as the grade command's ``--forbid``
+and ``--user`` do. Whatever happens, a results.json is written: an internal
+error gives score 0 and says what failed. torch is imported only for
 ``reference: autograd``.
 """
 
@@ -38,6 +49,7 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -111,29 +123,64 @@ def containment(config: Config) -> tuple[dict, str]:
     return given, note
 
 
-def grade_submission(path: Path, config: Config, cases: tuple, contained: dict) -> Submission:
-    """Every configured part of the file at ``path`` on ``cases``, in one child (``contained``: the
-    child's ``forbid`` and ``user``, from ``containment``); see the module doc."""
+@dataclass
+class Group:
+    """One group of cases (``public`` or ``hidden``) as graded: its CaseResults, or why it was not graded,
+    and what the submission printed while it was graded (the public group: from its start)."""
+
+    name: str
+    cases: tuple
+    results: list = field(default_factory=list)
+    error: Optional[str] = None
+    output: str = ""
+
+
+def grade_submission(path: Path, config: Config, groups: list, contained: dict) -> Submission:
+    """Every configured part of the file at ``path``, group after group, in one child (``contained``:
+    the child's ``forbid`` and ``user``, from ``containment``); fills each Group; see the module doc.
+
+    Whatever happens once a group's nets reach the child (what it prints, raises, or how it ends,
+    down to processes left behind) is that group's alone: the public group's output is read before
+    the hidden nets are sent, and a child that dies during the hidden cases costs only those."""
     submission = Submission(str(path))
     limits = Limits(float(config.timeout), config.memory or None)
     child = Child.spawn(path, "backward", limits, **contained)
+    current, mark = groups[0], 0
     try:
         defines = child.loaded()["defines"]
         check = checker(config.reference)
-        graded = {}
-        for part in config.parts:
-            graded[part] = _grade_part(child, part, part in defines, cases, config, check)
+        for group in groups:
+            if group is not current:  # the first group's output includes what loading the file printed
+                current, mark = group, child.printed()
+            graded = {part: _grade_part(child, part, part in defines, group.cases, config, check)
+                      for part in config.parts}
+            group.results = [CaseResult(case, graded["backward"][i].report if "backward" in graded else None,
+                                        tuple(graded[p][i].parts[0] for p in config.parts))
+                             for i, case in enumerate(group.cases)]
+            if group is not groups[-1]:
+                group.output = child.output(since=mark)  # before the next group's nets reach the child
         child.finish()
-        submission.results = [CaseResult(case, graded["backward"][i].report if "backward" in graded else None,
-                                         tuple(graded[p][i].parts[0] for p in config.parts))
-                              for i, case in enumerate(cases)]
     except StudentCodeError as err:
-        submission.error = str(err)
+        current.error, current.results = str(err), []
     finally:
         child.kill()
-        submission.output = child.output()
+        current.output = child.output(since=mark)
         child.close()
+    first = groups[0]
+    if first.error is not None:  # it never loaded, or died on the public cases: nothing is graded
+        for group in groups[1:]:
+            group.error, group.results, group.output = first.error, [], ""
+        submission.error = first.error
+    else:
+        submission.results = [r for g in groups for r in (g.results or _not_graded(config.parts, g.cases))]
+    submission.output = first.output
     return submission
+
+
+def _not_graded(parts: tuple, cases: tuple) -> list:
+    """A group the child did not finish: each case and part failed, code ``not_graded`` (the reason
+    stays with the group, out of the JSON the class report reads)."""
+    return [CaseResult(case, None, tuple(PartResult(p, False, "not_graded") for p in parts)) for case in cases]
 
 
 def _grade_part(child: Child, part: str, defined: bool, cases: tuple, config: Config, check) -> list:
@@ -155,28 +202,29 @@ def _failed_everywhere(part: str, cases: tuple, code: str, reason: str) -> list:
     return [CaseResult(case, None, (result,)) for case in cases]
 
 
-def results_json(config: Config, submission: Submission, public: tuple, hidden: tuple, note: str = "") -> dict:
-    """Gradescope's results.json for a graded (or ungradable) submission."""
-    cases = public + hidden
+def results_json(config: Config, submission: Submission, groups: list, note: str = "") -> dict:
+    """Gradescope's results.json for a graded (or ungradable) submission: one test per part and group.
+    The top-level output, which students always see, says nothing the submission did during any
+    group but the public one; a group's printed output and failure show in its own tests only."""
+    count = sum(len(g.cases) for g in groups)
     tests, part_scores = [], {}
     for part in config.parts:
-        share = config.points[part] / len(cases)
+        share = config.points[part] / count
         part_scores[part] = {"score": 0.0, "max_score": round(config.points[part], 6)}
-        for group, group_cases in (("public", public), ("hidden", hidden)):
-            if not group_cases:
-                continue
-            if submission.error is not None:
-                passed, output = 0, f"not graded: {submission.error}"
+        for group in groups:
+            if group.error is not None:
+                passed, output = 0, f"not graded: {group.error}"
+                if group.output and group is not groups[0]:  # the first group's is in the top-level output
+                    output += f"\n\nwhat it printed (last lines):\n{group.output}"
             else:
-                rows = [submission.results[cases.index(c)] for c in group_cases]
-                passed = sum(_verdict(r, part).passed for r in rows)
-                output = _group_output(part, rows)
+                passed = sum(_verdict(r, part).passed for r in group.results)
+                output = _group_output(part, group.results)
             score = round(share * passed, 6)
             part_scores[part]["score"] = round(part_scores[part]["score"] + score, 6)
-            tests.append({"name": f"{part}: {group} cases", "score": score,
-                          "max_score": round(share * len(group_cases), 6),
-                          "status": "passed" if passed == len(group_cases) else "failed",
-                          "output": output, "visibility": config.visibility[group]})
+            tests.append({"name": f"{part}: {group.name} cases", "score": score,
+                          "max_score": round(share * len(group.cases), 6),
+                          "status": "passed" if passed == len(group.cases) else "failed",
+                          "output": output, "visibility": config.visibility[group.name]})
     score = round(sum(p["score"] for p in part_scores.values()), 6)
     lines = [f"{score:g} of {config.max_score:g} points: "
              + ", ".join(f"{p} {s['score']:g}/{s['max_score']:g}" for p, s in part_scores.items())]
@@ -186,6 +234,8 @@ def results_json(config: Config, submission: Submission, public: tuple, hidden: 
         lines.append(f"not graded: {submission.error}")
         if submission.output:
             lines += ["what it printed (last lines):", submission.output]
+    lines += [f"the {g.name} cases were not all graded: their tests say why" for g in groups[1:]
+              if g.error is not None and submission.error is None]
     entry = as_json([submission])["submissions"][0]
     extra = {"version": __version__, "submission": entry, "parts": part_scores,
              "score": score, "max_score": round(config.max_score, 6)}
@@ -233,12 +283,14 @@ def run(root: Path) -> dict:
     hidden = tuple(draw_cases(config.seed)) if config.seed is not None else ()
     folder = root / "submission"
     contained, contained_note = containment(config)
+    groups = [Group(name, cases) for name, cases in (("public", public), ("hidden", hidden)) if cases]
     path, note = find_submission(folder, config.file)
     if path is None:
-        submission = Submission(str(folder), error=note)
-        return results_json(config, submission, public, hidden)
-    submission = grade_submission(path, config, public + hidden, contained)
-    return results_json(config, submission, public, hidden, "\n".join(n for n in (note, contained_note) if n))
+        for group in groups:
+            group.error = note
+        return results_json(config, Submission(str(folder), error=note), groups)
+    submission = grade_submission(path, config, groups, contained)
+    return results_json(config, submission, groups, "\n".join(n for n in (note, contained_note) if n))
 
 
 def write(path: Path, doc: dict) -> None:

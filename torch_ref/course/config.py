@@ -14,7 +14,9 @@ Fields (all in the file, written in full by ``assignment new``):
 - ``reference``: ``finite_differences`` (no torch in the image) or ``autograd``;
 - ``timeout`` (seconds per submission), ``memory`` (MB per child; 0: none),
   ``forbid`` (modules a submission may not import, beyond the reference's own),
-  ``user`` (who student code runs as; empty: the grader's own user);
+  ``user`` (who student code runs as where the autograder runs as root, and
+  ``setup.sh`` creates: ``DEFAULT_USER`` unless changed; empty: the grader's own
+  user, root on Gradescope, which can read this file and its seed);
 - ``visibility``: Gradescope's visibility of the public and of the hidden cases' tests.
 
 A bad value is a ValueError naming the field, what it takes and what it got.
@@ -36,6 +38,7 @@ PARTS = tuple(GRADED_PARTS)  # forward, loss, backward, sgd_step: the seed's ord
 DEFAULT_POINTS = {"forward": 2.0, "loss": 1.0, "backward": 6.0, "sgd_step": 1.0}
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")  # Gradescope's words
 REFERENCES = ("finite_differences", "autograd")
+DEFAULT_USER = "student"  # unprivileged, so that student code cannot read the config and its hidden seed
 FORMAT = 1  # the file's own version, for autograders made by later versions of this kit
 
 
@@ -53,7 +56,7 @@ class Config:
     timeout: float = 60.0
     memory: int = 1024
     forbid: tuple = ()
-    user: str = ""
+    user: str = DEFAULT_USER
     visibility: dict = dataclasses.field(default_factory=lambda: {"public": "visible",
                                                                   "hidden": "after_published"})
 

@@ -114,5 +114,6 @@ Edit `autograder/config.json`, then zip the folder's files again:
 `(cd autograder && zip -r ../autograder.zip .)`; or run `assignment new` again with other
 options. The fields: `points`, `visibility` (of the public and the hidden cases'
 tests: `visible`, `after_published`, `after_due_date` or `hidden`), `timeout`, `memory`,
-`forbid`, `user`.
+`forbid`, `user` (the unprivileged user student code runs as, `student` by default,
+created by `setup.sh`; empty, student code runs as root on Gradescope and can read the hidden seed).
 """

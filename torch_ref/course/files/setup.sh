@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, while it builds the autograder's image (Ubuntu 22.04 or later).
 # It installs this folder's manual-backprop wheel, and NumPy from the package index, into a virtual
-# environment, and creates the user that student code runs as when config.json names one.
+# environment, creates the user that student code runs as when config.json names one (an unprivileged
+# "student" unless the teacher chose otherwise), and makes config.json readable by its owner only.
 #
 # Assumed: python3 ≥ 3.10 with its venv module (Gradescope's Ubuntu images have python3; where the
 # venv module is missing and this runs as root, python3-venv is installed with apt-get first).
@@ -42,4 +43,9 @@ if [ -n "$user" ] && ! id "$user" > /dev/null 2>&1; then
         echo "setup.sh: not root, so the user $user was not created; student code runs as the grader's user" >&2
     fi
 fi
+# The config holds the hidden seed: root's alone (as is this folder), so that student code, which runs
+# as that user, cannot read it. What the user needs stays readable: the venv (outside this folder), and
+# the copy of the submission that the grader makes in a folder of the user's.
+chmod 600 "$source_dir/config.json"
+chmod 700 "$source_dir"
 "$venv/bin/manual-backprop" --version
