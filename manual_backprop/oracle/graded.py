@@ -19,7 +19,9 @@ class GradedPart:
 
     ``returns`` is the ``exchange`` kind its result must travel as ("array",
     "float" or "dict"); ``must_return`` says that in words ("it must return …"),
-    and ``result_words`` names its result ("before returning …").
+    and ``result_words`` names its result ("before returning …"). ``keyword``
+    is the argument of ``cases.grade`` that takes it (``loss_fn`` for the loss,
+    whose ``loss`` argument names the net's loss function).
     """
 
     name: str
@@ -27,16 +29,18 @@ class GradedPart:
     returns: str
     must_return: str
     result_words: str
+    keyword: str
 
 
 GRADED_PARTS: dict[str, GradedPart] = {
     p.name: p
     for p in (
-        GradedPart("forward", "forward(params, I) -> O", "array", "an array O (D_O, N)", "its output"),
-        GradedPart("loss", "loss(O, Y) -> float", "float", "a number", "the loss"),
+        GradedPart("forward", "forward(params, I) -> O", "array", "an array O (D_O, N)", "its output", "forward"),
+        GradedPart("loss", "loss(O, Y) -> float", "float", "a number", "the loss", "loss_fn"),
         GradedPart("backward", "backward(params, I, Y) -> grads", "dict",
-                   "a dict of gradients keyed like params", "gradients"),
+                   "a dict of gradients keyed like params", "gradients", "backward"),
         GradedPart("sgd_step", "sgd_step(params, grads, lr) -> params", "dict",
-                   "a dict of parameters keyed like params", "the updated parameters"),
+                   "a dict of parameters keyed like params", "the updated parameters",
+                   "sgd_step"),
     )
 }

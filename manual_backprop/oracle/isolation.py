@@ -42,7 +42,8 @@ from typing import Any, Optional
 
 from . import containment, exchange
 from .child import Containment, quiet_fork, run_forked
-from .proxies import OUTPUT_CHARS, RESULT_WORDS, Proxy, StudentCodeError, ending, expect, role_of, sanitize, tail
+from .graded import GRADED_PARTS
+from .proxies import OUTPUT_CHARS, Proxy, StudentCodeError, ending, expect, role_of, sanitize, tail
 
 ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the manual_backprop package
 # The spawned child's first code: empty stand-ins for the two packages (their __init__ would load the
@@ -186,7 +187,7 @@ class Child:
             description, packed = exchange.pack(arg, prefix=f"a{i}.")
             meta["args"].append(description)
             arrays.update(packed)
-        when = f"before returning {RESULT_WORDS[role]} (in {name})"
+        when = f"before returning {GRADED_PARTS[role].result_words} (in {name})"
         self._send(exchange.encode(meta, arrays), when)
         reply, arrays = self._reply(when)
         if reply.get("ok") is not True:

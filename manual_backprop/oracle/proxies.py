@@ -19,7 +19,6 @@ from .child import BROKEN_STATUS, describe_exception
 from .graded import GRADED_PARTS
 
 OUTPUT_LINES, OUTPUT_CHARS = 40, 4000
-RESULT_WORDS = {name: part.result_words for name, part in GRADED_PARTS.items()}  # isolation's "before returning …"
 
 
 class StudentCodeError(Exception):

@@ -8,6 +8,7 @@ without NumPy, since the child in the student's process imports it.
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from manual_backprop.oracle.graded import GRADED_PARTS, GradedPart
 from manual_backprop.oracle.isolation import Child, Limits
 from manual_backprop.oracle.proxies import InProcess, StudentCodeError
 
-EXTRA = GradedPart("predict", "predict(params, I) -> O", "array", "an array of predictions", "its predictions")
+EXTRA = GradedPart("predict", "predict(params, I) -> O", "array", "an array of predictions", "its predictions", "predict")
 SAMPLES = {"array": np.zeros((2, 3)), "float": 1.5, "dict": {"W_H": np.ones((2, 2))}}
 
 
@@ -109,3 +110,10 @@ def test_the_registry_loads_without_numpy_or_the_package():
     assert out.returncode == 0, out.stderr
     names, loaded = out.stdout.splitlines()
     assert names.split() == list(GRADED_PARTS) and loaded == "[]"
+
+
+def test_each_part_s_keyword_is_an_argument_of_grade_that_takes_a_function():
+    parameters = inspect.signature(grade).parameters
+    for part in GRADED_PARTS.values():
+        assert part.keyword in parameters, f"{part.name}: grade has no argument {part.keyword!r}"
+        assert "Callable" in str(parameters[part.keyword].annotation), f"{part.name}: {part.keyword} takes no function"

@@ -58,6 +58,7 @@ from manual_backprop.oracle.batch import CachedCheck, Submission, finite_differe
 from manual_backprop.oracle.cases import DEFAULT_CASES, CaseResult, grade
 from manual_backprop.oracle.finite_differences import numerical_grads
 from manual_backprop.oracle.formats import as_json
+from manual_backprop.oracle.graded import GRADED_PARTS
 from manual_backprop.oracle.hidden import draw_cases
 from manual_backprop.oracle.isolation import Child, Limits
 from manual_backprop.oracle.parts import PartResult
@@ -68,7 +69,6 @@ from .config import Config
 
 ROOT_VARIABLE = "AUTOGRADER_ROOT"
 DEFAULT_ROOT = "/autograder"
-KEYWORDS = {"forward": "forward", "loss": "loss_fn", "backward": "backward", "sgd_step": "sgd_step"}
 SUFFIXES = (".py", ".ipynb")
 
 
@@ -188,7 +188,7 @@ def _grade_part(child: Child, part: str, defined: bool, cases: tuple, config: Co
     if not defined:
         return _failed_everywhere(part, cases, "not_defined", f"the file defines no function {part}")
     try:
-        return grade(**{KEYWORDS[part]: child.proxy(part)}, cases=cases, activation=config.activation,
+        return grade(**{GRADED_PARTS[part].keyword: child.proxy(part)}, cases=cases, activation=config.activation,
                      loss=config.loss, check=check)
     except StudentCodeError as err:
         if child.ended is not None or child.spent >= child.limits.timeout:
