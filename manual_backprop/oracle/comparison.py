@@ -20,9 +20,10 @@ from numpy.typing import ArrayLike
 
 from ..mlp import MLP
 from ..validation import as_inputs, as_targets, unwrap_array
-from .diagnosis import activation_hypotheses, as_numeric_array, diagnose, forward_hypotheses, numeric_array
+from .diagnosis import as_numeric_array, diagnose, numeric_array
 from .finite_differences import numerical_grads
 from .hints import fix_line
+from .hypotheses import activation_hypotheses, forward_hypotheses
 from .report import GradientReport, ParamCheck
 from .tolerances import FINITE_DIFFERENCE, LOW_PRECISION, TOLERANCES, Tolerance, max_errors, tolerance_for
 
