@@ -23,7 +23,7 @@ from ..validation import as_inputs, as_targets, unwrap_array
 from .diagnosis import as_numeric_array, diagnose, numeric_array
 from .finite_differences import numerical_grads
 from .hints import fix_line
-from .hypotheses import activation_hypotheses, forward_hypotheses
+from .hypotheses import Setup, key_hypotheses, pair_hypotheses, recomputed_hypotheses
 from .report import GradientReport, ParamCheck
 from .tolerances import FINITE_DIFFERENCE, LOW_PRECISION, TOLERANCES, Tolerance, max_errors, tolerance_for
 
@@ -76,17 +76,28 @@ def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name
 
     Each parameter is judged at ``tol``, or at the table's tolerance for that
     candidate's own dtype when that is looser (``param_tolerance``). Diagnoses
-    every failing parameter; the hypotheses (wrong activation derivatives,
-    forward mistakes) are computed once, and only when a plain reading fails.
+    every failing parameter; the hypotheses (``manual_backprop.oracle.hypotheses``)
+    are computed once, and only when a plain reading fails, the pairs of
+    recomputed mistakes only when no single one fits.
     """
     N = np.shape(I)[1]
     D_O = net.sizes[-1]
-    cache = {}
+    cache: dict = {}
+
+    def setup():
+        if "setup" not in cache:
+            cache["setup"] = Setup(net, I, Y)
+        return cache["setup"]
 
     def get_hypotheses():
         if "all" not in cache:
-            cache["all"] = activation_hypotheses(net, I, Y) + forward_hypotheses(net, I, Y)
+            cache["all"] = recomputed_hypotheses(net, I, Y, setup()) + key_hypotheses(net, reference)
         return cache["all"]
+
+    def get_pairs():
+        if "pairs" not in cache:
+            cache["pairs"] = pair_hypotheses(net, I, Y, setup=setup())
+        return cache["pairs"]
 
     checks = {}
     for key, ref in reference.items():
@@ -100,7 +111,7 @@ def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name
             abs_err = rel_err = float("nan")
         dtype = _dtype(value)
         own, precision = param_tolerance(tol, dtype)
-        diagnosis = diagnose(value, ref, own, N, get_hypotheses, key, D_O, precision)
+        diagnosis = diagnose(value, ref, own, N, get_hypotheses, key, D_O, precision, get_pairs)
         fix = ""
         if diagnosis is not None:
             fix = fix_line(key, diagnosis, got_shape, net.sizes, N, net.activation,

@@ -51,7 +51,7 @@ from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from .hypotheses import Hypothesis
+from .hypotheses import KIND_ORDER, Hypothesis, kind_rank
 from .tolerances import Tolerance, is_close
 
 SHAPE_CAUSES = ("not_summed_over_batch", "transposed", "wrong_shape")
@@ -61,9 +61,10 @@ FACTOR_GROUPS = (("negated",), ("scaled_by_2", "scaled_by_1/2"), ("scaled_by_N",
                  ("scaled_by_D_O", "scaled_by_1/D_O"))
 FACTOR_CAUSES = tuple(c for group in FACTOR_GROUPS for c in group)
 TWICE = ("scaled_by_1/N",)
-HYPOTHESIS_CAUSES = ("activation_derivative", "forward_mistake")
+HYPOTHESIS_CAUSES = tuple(k if not k.endswith("_") else k + "<name>" for k in KIND_ORDER)
 CODES = SHAPE_CAUSES + FACTOR_CAUSES + HYPOTHESIS_CAUSES + (
     "zero", "unknown", "missing", "not_finite", "low_precision")
+UPDATE = "update_not_gradient"
 
 
 def cause_factor(cause: str, N: int, D_O: int) -> float:
@@ -91,6 +92,10 @@ def _group_options(group: tuple) -> list[tuple]:
 FACTOR_READINGS = tuple(sorted(
     (sum(combo, ()) for combo in itertools.product(*[_group_options(g) for g in FACTOR_GROUPS])),
     key=lambda causes: (len(causes), [FACTOR_CAUSES.index(c) for c in causes])))
+# The factors an SGD step's −lr may come with: those of the batch and the outputs (a constant, 2 or
+# −1, is part of lr itself).
+UPDATE_READINGS = tuple(c for c in FACTOR_READINGS if not {"negated", "scaled_by_2", "scaled_by_1/2"} & set(c)
+                        and c.count("scaled_by_1/N") < 2)
 
 
 class Diagnosis(NamedTuple):
@@ -108,7 +113,9 @@ class Diagnosis(NamedTuple):
 class Reading(NamedTuple):
     """One explanation of a candidate: a shape cause (or ""), factor causes, and a hypothesis.
 
-    ``hypothesis`` is a Hypothesis's label ("" for none) and ``kind`` its code.
+    ``hypothesis`` is a Hypothesis's label ("" for none) and ``kind`` its code
+    (two codes joined by ``+`` for a pair of mistakes; ``update_not_gradient``
+    and ``weight_decay`` carry lr or λ in the label).
     """
 
     shape: str
@@ -123,7 +130,7 @@ class Reading(NamedTuple):
 
     @property
     def size(self) -> int:
-        return bool(self.shape) + len(self.causes) + bool(self.kind)
+        return bool(self.shape) + len(self.causes) + (self.kind.count("+") + 1 if self.kind else 0)
 
     @property
     def value_part(self) -> tuple:
@@ -160,22 +167,91 @@ def _fits(values: np.ndarray, target: np.ndarray, tol: Tolerance, N: int, D_O: i
             if causes and is_close(values, factor_of(causes, N, D_O) * target, tol)]
 
 
-def value_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, D_O: int,
-                   hypotheses: Sequence[Hypothesis] = (), key: str = "", shape: str = "") -> list:
-    """Every Reading of ``values`` (ref's shape, float64, finite) against ``ref`` and the hypotheses.
+def _update_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, D_O: int,
+                     shape: str) -> list:
+    """``update_not_gradient``: values ≈ −lr·f·ref for a learning rate a person types (two significant
+    digits, 0 < lr < 1, not ½, which is ``negated+scaled_by_1/2``) and f a factor of the batch or outputs."""
+    norm = float(np.vdot(ref, ref))
+    c = float(np.vdot(values, ref)) / norm if norm else 0.0
+    if c >= 0.0 or not is_close(values, c * ref, tol):
+        return []
+    out = []
+    for causes in UPDATE_READINGS:
+        f = factor_of(causes, N, D_O)
+        lr = -c / f
+        typed = float(f"{lr:.2g}")
+        if 0.0 < typed < 1.0 and typed != 0.5 and abs(typed - lr) <= 1e-3 * lr \
+                and is_close(values, -typed * f * ref, tol):
+            out.append(Reading(shape, causes, f"lr = {typed:g}", UPDATE))
+    return out
 
+
+def _decay_readings(values: np.ndarray, ref: np.ndarray, W: np.ndarray, tol: Tolerance, N: int, D_O: int,
+                    shape: str) -> list:
+    """``weight_decay``: values ≈ f·ref + λ·W, f a factor reading (or 1) and λ fitted."""
+    rr, rw, ww = float(np.vdot(ref, ref)), float(np.vdot(ref, W)), float(np.vdot(W, W))
+    vr, vw = float(np.vdot(values, ref)), float(np.vdot(values, W))
+    det = rr * ww - rw * rw
+    if det <= 1e-12 * rr * ww:
+        return []  # W along the gradient (or zero): λ cannot be told from a factor
+    a, lam = (vr * ww - vw * rw) / det, (vw * rr - vr * rw) / det
+    if not is_close(values, a * ref + lam * W, tol):
+        return []
+    out = []
+    for causes in ((),) + FACTOR_READINGS:
+        f = factor_of(causes, N, D_O)
+        lam = float(np.vdot(values - f * ref, W)) / ww
+        if lam != 0.0 and is_close(values, f * ref + lam * W, tol):
+            out.append(Reading(shape, causes, f"λ = {lam:.3g}", "weight_decay"))
+    return out
+
+
+def value_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, D_O: int,
+                   hypotheses: Sequence[Hypothesis] = (), key: str = "", shape: str = "",
+                   update: bool = False) -> list:
+    """Every Reading of ``values`` (ref's shape, float64, finite) against ``ref`` and the hypotheses
+    of ref's shape (the others are read by ``reshaped_readings``).
+
+    update: also read a negative factor as an SGD step (a gradient, not a loss).
     Readings with causes invisible on this net are kept (``consensus`` needs
     them); ``best`` leaves them out.
     """
     out = [Reading(shape, causes) for causes in _fits(values, ref, tol, N, D_O)]
+    if update:
+        out += _update_readings(values, ref, tol, N, D_O, shape)
     for hyp in hypotheses:
         h = hyp.grads.get(key)
-        if h is None or np.shape(h) != ref.shape or is_close(h, ref, tol):
-            continue  # the hypothesis does not reach this parameter
+        if h is None or hyp.free_shape or np.shape(h) != ref.shape or is_close(h, ref, tol):
+            continue  # the hypothesis does not reach this parameter, or is read by its entries
         h = np.asarray(h, dtype=np.float64)
+        if hyp.added:
+            out += _decay_readings(values, ref, h, tol, N, D_O, shape)
+            continue
         if is_close(values, h, tol):
             out.append(Reading(shape, (), hyp.label, hyp.kind))
         out += [Reading(shape, causes, hyp.label, hyp.kind) for causes in _fits(values, h, tol, N, D_O)]
+    return out
+
+
+def reshaped_readings(cand: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, D_O: int,
+                      hypotheses: Sequence[Hypothesis], key: str) -> list:
+    """The Readings of ``cand`` against the hypotheses that ``value_readings`` leaves out: those whose
+    gradient has another shape than ref (another parameter's), with the shape causes taken against
+    that shape, and those read by their entries whatever the shape (``free_shape``)."""
+    out = []
+    for hyp in hypotheses:
+        h = hyp.grads.get(key)
+        if h is None or hyp.added or (np.shape(h) == ref.shape and not hyp.free_shape):
+            continue
+        h = np.asarray(h, dtype=np.float64)
+        if hyp.free_shape:
+            options = [("", cand.reshape(h.shape))] if cand.size == h.size else []
+        else:
+            options = _undo_shape(cand, h, N)
+        for shape, values in options:
+            if is_close(values, h, tol):
+                out.append(Reading(shape, (), hyp.label, hyp.kind))
+            out += [Reading(shape, causes, hyp.label, hyp.kind) for causes in _fits(values, h, tol, N, D_O)]
     return out
 
 
@@ -205,8 +281,11 @@ def rivals(chosen: Reading, others: Sequence[Reading]) -> list:
 
 
 def _rank(r: Reading) -> tuple:
+    """Fewest causes first, plain factors before a hypothesis; an SGD step (lr) only when no factor
+    reading fits: −1/N is a mean and a flipped sign before it is lr = 1/N."""
     causes = [FACTOR_CAUSES.index(c) for c in r.causes]
-    return (r.size, r.kind != "", causes)
+    kinds = [kind_rank(k) for k in r.kind.split("+")] if r.kind else []
+    return (UPDATE in r.kind, r.size, r.kind != "", causes, kinds)
 
 
 def _ambiguity_reason(N: int, D_O: int) -> str:
@@ -232,14 +311,16 @@ def describe(reading: Reading, rivals: Sequence[Reading] = (), where: str = "") 
 
 def diagnose(candidate, reference: np.ndarray, tol: Tolerance, N: int,
              hypotheses: Sequence[Hypothesis] | Callable[[], Sequence[Hypothesis]] = (),
-             key: str = "", D_O: int = 0, precision: Optional[Tolerance] = None) -> Optional[Diagnosis]:
+             key: str = "", D_O: int = 0, precision: Optional[Tolerance] = None,
+             pairs: Sequence[Hypothesis] | Callable[[], Sequence[Hypothesis]] = ()) -> Optional[Diagnosis]:
     """None when ``candidate`` matches ``reference`` within ``tol``, else the Diagnosis.
 
     candidate: anything array-like (or None when missing). reference: the right
     gradient, the parameter's shape. N: the batch size; D_O: the output width
     (0: unknown, the outputs' factor is then not tried). hypotheses: gradients
     recomputed under mistakes, looked up by ``key``, or a function returning
-    them (called only when the plain reading fails). precision: a looser
+    them (called only when the plain reading fails). pairs: the same for two
+    mistakes at once, read only when no single one fits. precision: a looser
     tolerance that the candidate's own dtype would meet (float16): right within
     it but not within ``tol`` is ``low_precision``; mistakes are then read at it.
     """
@@ -261,10 +342,19 @@ def diagnose(candidate, reference: np.ndarray, tol: Tolerance, N: int,
     if cand.shape == ref.shape and not np.any(cand) and np.any(ref):
         return Diagnosis("zero")
     lazy = _Lazy(hypotheses)
-    for shape, values in _undo_shape(cand, ref, N):
+    options = _undo_shape(cand, ref, N)
+    for shape, values in options:
         found = _read(values, ref, tol, N, D_O, lazy, key, shape)
         if found is not None:
             return found
+    found = best(reshaped_readings(cand, ref, tol, N, D_O, lazy.get(), key), N, D_O)
+    if found is None and (pairs or callable(pairs)):
+        two = _Lazy(pairs).get()
+        for shape, values in options:
+            found = found or best(value_readings(values, ref, tol, N, D_O, two, key, shape), N, D_O)
+        found = found or best(reshaped_readings(cand, ref, tol, N, D_O, two, key), N, D_O)
+    if found is not None:
+        return found
     return Diagnosis("wrong_shape") if cand.shape != ref.shape else Diagnosis("unknown")
 
 
@@ -284,11 +374,11 @@ def _read(values, ref, tol, N, D_O, lazy: _Lazy, key, shape) -> Optional[Diagnos
     """The best reading of ``values``: the plain factors first, the hypotheses only when those fail."""
     if shape and is_close(values, ref, tol):  # the shape alone (factors of 1 here kept for consensus)
         detail = "the values are right, only the shape is wrong" if shape == "wrong_shape" else ""
-        readings = (Reading(shape, ()),) + tuple(value_readings(values, ref, tol, N, D_O, (), key, shape))
+        readings = (Reading(shape, ()),) + tuple(value_readings(values, ref, tol, N, D_O, (), key, shape, True))
         return Diagnosis(shape, detail, readings)
-    found = best(value_readings(values, ref, tol, N, D_O, (), key, shape), N, D_O)
+    found = best(value_readings(values, ref, tol, N, D_O, (), key, shape, update=True), N, D_O)
     if found is None:
-        found = best(value_readings(values, ref, tol, N, D_O, lazy.get(), key, shape), N, D_O)
+        found = best(value_readings(values, ref, tol, N, D_O, lazy.get(), key, shape, update=True), N, D_O)
     return found
 
 

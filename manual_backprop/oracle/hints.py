@@ -45,6 +45,8 @@ def _compound(causes: Sequence[str], c: "_Context") -> str:
         eqs += [dZ] if dZ else []
     if "forward_mistake" in causes:
         eqs.append("the forward " + c.forward)
+    if "output_activation_derivative" in causes and c.output_dZ not in eqs:
+        eqs.append(c.output_dZ)
     eqs.append(c.own)
     return ", ".join(clauses) + "; right: " + ", then ".join(eqs)
 
@@ -67,6 +69,17 @@ def _short(cause: str, c: "_Context") -> str:
         "scaled_by_1/D_O": f"1/D_O = 1/{D_O} of the value (a mean over the outputs)",
         "activation_derivative": "the activation's derivative taken wrong",
         "forward_mistake": "a forward mistake inherited",
+        "update_not_gradient": "the SGD step −lr·g returned for the gradient g",
+        "weight_decay": f"a penalty's λ·{c.key} added",
+        "output_activation_derivative": ("an activation's derivative at the linear output" if c.linear_output
+                                         else "the output activation's derivative left out"),
+        "pre_activation": "the pre-activation where the activation belongs",
+        "one_sample": "one sample's gradient, not the batch's sum",
+        "product_of_sums": "the batch summed before the outer product",
+        "wrong_axis": "summed over the features (axis 0), not the batch",
+        "returned_parameters": f"{c.key}'s own values",
+        **({cause: f"dL/d{cause[len('swapped_with_'):]} under the key {c.key!r}"}
+           if cause.startswith("swapped_with_") else {}),
     }.get(cause, cause)
 
 
@@ -85,6 +98,9 @@ class _Context:
         self.output_layer = self.s is not None and self.s.name == "O"
         self.got = _fmt_shape(got_shape) if got_shape is not None else "?"
         self.forward = "; ".join(forward_equations(sizes, N, activation, output_activation))
+        self.linear_output = output_activation == "identity"
+        out = symbols[-1]
+        self.output_dZ = eqs.get(f"dL/d{out.Z}", self.seed)  # dL/dO itself for a linear output
 
 
 def _clause(cause: str, c: _Context) -> str:
@@ -130,6 +146,33 @@ def _clause(cause: str, c: _Context) -> str:
         return f"the derivative is {fix}"
     if cause == "forward_mistake":
         return f"fix the forward first ({c.forward}), then {own}"
+    if cause == "update_not_gradient":
+        return (f"this is the SGD step −lr · dL/d{key}, not the gradient; return {own} "
+                f"and let the update apply −lr")
+    if cause == "weight_decay":
+        return f"a penalty's gradient λ·{key} is added, but the loss has no penalty term; {own}"
+    if cause == "output_activation_derivative":
+        if c.linear_output:
+            return (f"the output is linear (O = W_O·Ĥ + b_O): no activation derivative belongs in dL/dO; "
+                    f"{seed}, then {own}")
+        return f"the output activation's derivative is left out; {c.output_dZ}, then {own}"
+    if cause == "pre_activation":
+        return f"the pre-activation is used where the activation (the layer's input) belongs; {own}"
+    if cause == "one_sample":
+        return (f"one sample's gradient (a loop over the batch that assigns with = where it should add "
+                f"with +=, or one column taken); over the whole batch {own}")
+    if cause == "product_of_sums":
+        return f"the batch is summed before the product, (Σₙ dL/dZₙ)(Σₙ Xₙ)ᵀ; sum the products: {own}"
+    if cause == "wrong_axis":
+        dZ = f"dL/d{c.s.Z}" if c.s else "dL/dZ"
+        return (f"summed over the features (axis 0) where the batch belongs; {own}, "
+                f"i.e. {dZ}.sum(axis=1, keepdims=True)")
+    if cause == "returned_parameters":
+        return f"these are {key}'s own values, not its gradient; return {own}"
+    if cause.startswith("swapped_with_"):
+        other = cause[len("swapped_with_"):]
+        return (f"this is dL/d{other}, the gradient of {other}, under the key {key!r} (keys swapped or "
+                f"returned in the wrong order); put each gradient under its own key: {own}")
     if cause == "not_finite":
         if not c.output_layer and c.activation in ("sigmoid", "softplus"):
             return f"holds NaN or inf (overflow in exp? use a stable {c.activation}); {own}"
