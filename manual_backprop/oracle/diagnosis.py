@@ -155,16 +155,32 @@ def numeric_array(value) -> Optional[np.ndarray]:
     return arr
 
 
-def _fits(values: np.ndarray, target: np.ndarray, tol: Tolerance, N: int, D_O: int) -> list[tuple]:
-    """The factor readings c with values ≈ c·target, c fitted by least squares, then factored."""
+def _fits(values: np.ndarray, target: np.ndarray, tol: Tolerance, N: int, D_O: int,
+          itself: bool = False) -> list[tuple]:
+    """The factor readings c with values ≈ c·target, c fitted by least squares, then factored;
+    ``itself``: also () when values ≈ target (a hypothesis met with no factor)."""
     norm = float(np.vdot(target, target))
     if norm == 0.0:
         return []
-    c = float(np.vdot(values, target)) / norm
-    if not is_close(values, c * target, tol):
+    vt = float(np.vdot(values, target))
+    c = vt / norm
+    if _surely_apart(values, target, c, vt, tol) or not is_close(values, c * target, tol):
         return []
     return [causes for causes in FACTOR_READINGS
-            if causes and is_close(values, factor_of(causes, N, D_O) * target, tol)]
+            if (causes or itself) and is_close(values, factor_of(causes, N, D_O) * target, tol)]
+
+
+def _surely_apart(values: np.ndarray, target: np.ndarray, c: float, vt: float, tol: Tolerance) -> bool:
+    """True when values cannot be within ``tol`` of c·target: two dot products instead of ``is_close``.
+
+    Within the tolerance every entry of the residual is at most b = rtol·max|c·target| + atol, so
+    its squared norm, ‖values‖² − c·⟨values, target⟩ (c fitted by least squares), is at most
+    size·b². The margin (4×, and 1e-9 of ‖values‖² for the rounding of that difference) leaves
+    every close call to ``is_close``.
+    """
+    vv = float(np.vdot(values, values))
+    bound = tol.rtol * abs(c) * float(np.max(np.abs(target))) + tol.atol
+    return vv - c * vt > 4.0 * values.size * bound * bound + 1e-9 * vv
 
 
 def _update_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, D_O: int,
@@ -210,7 +226,7 @@ def value_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, 
                    hypotheses: Sequence[Hypothesis] = (), key: str = "", shape: str = "",
                    update: bool = False) -> list:
     """Every Reading of ``values`` (ref's shape, float64, finite) against ``ref`` and the hypotheses
-    of ref's shape (the others are read by ``reshaped_readings``).
+    of ref's shape that reach this parameter (``reaching``; the others are read by ``reshaped_readings``).
 
     update: also read a negative factor as an SGD step (a gradient, not a loss).
     Readings with causes invisible on this net are kept (``consensus`` needs
@@ -221,15 +237,12 @@ def value_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, 
         out += _update_readings(values, ref, tol, N, D_O, shape)
     for hyp in hypotheses:
         h = hyp.grads.get(key)
-        if h is None or hyp.free_shape or np.shape(h) != ref.shape or is_close(h, ref, tol):
-            continue  # the hypothesis does not reach this parameter, or is read by its entries
-        h = np.asarray(h, dtype=np.float64)
+        if h is None or hyp.free_shape or np.shape(h) != ref.shape:
+            continue  # read by its entries, or against another shape
         if hyp.added:
             out += _decay_readings(values, ref, h, tol, N, D_O, shape)
             continue
-        if is_close(values, h, tol):
-            out.append(Reading(shape, (), hyp.label, hyp.kind))
-        out += [Reading(shape, causes, hyp.label, hyp.kind) for causes in _fits(values, h, tol, N, D_O)]
+        out += [Reading(shape, causes, hyp.label, hyp.kind) for causes in _fits(values, h, tol, N, D_O, True)]
     return out
 
 
@@ -243,15 +256,12 @@ def reshaped_readings(cand: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int,
         h = hyp.grads.get(key)
         if h is None or hyp.added or (np.shape(h) == ref.shape and not hyp.free_shape):
             continue
-        h = np.asarray(h, dtype=np.float64)
         if hyp.free_shape:
             options = [("", cand.reshape(h.shape))] if cand.size == h.size else []
         else:
             options = _undo_shape(cand, h, N)
         for shape, values in options:
-            if is_close(values, h, tol):
-                out.append(Reading(shape, (), hyp.label, hyp.kind))
-            out += [Reading(shape, causes, hyp.label, hyp.kind) for causes in _fits(values, h, tol, N, D_O)]
+            out += [Reading(shape, causes, hyp.label, hyp.kind) for causes in _fits(values, h, tol, N, D_O, True)]
     return out
 
 
@@ -341,15 +351,15 @@ def diagnose(candidate, reference: np.ndarray, tol: Tolerance, N: int,
         tol = precision
     if cand.shape == ref.shape and not np.any(cand) and np.any(ref):
         return Diagnosis("zero")
-    lazy = _Lazy(hypotheses)
+    lazy = _Lazy(hypotheses, key, ref, tol)
     options = _undo_shape(cand, ref, N)
     for shape, values in options:
         found = _read(values, ref, tol, N, D_O, lazy, key, shape)
         if found is not None:
             return found
     found = best(reshaped_readings(cand, ref, tol, N, D_O, lazy.get(), key), N, D_O)
-    if found is None and (pairs or callable(pairs)):
-        two = _Lazy(pairs).get()
+    if found is None and pairs:
+        two = _Lazy(pairs, key, ref, tol).get()
         for shape, values in options:
             found = found or best(value_readings(values, ref, tol, N, D_O, two, key, shape), N, D_O)
         found = found or best(reshaped_readings(cand, ref, tol, N, D_O, two, key), N, D_O)
@@ -358,15 +368,41 @@ def diagnose(candidate, reference: np.ndarray, tol: Tolerance, N: int,
     return Diagnosis("wrong_shape") if cand.shape != ref.shape else Diagnosis("unknown")
 
 
+def reaching(hypotheses: Sequence[Hypothesis], key: str, ref: np.ndarray, tol: Tolerance) -> list:
+    """The hypotheses that change ``key``'s gradient, each with that gradient alone, as float64.
+
+    One of ref's shape within ``tol`` of ref does not reach this parameter (a
+    derivative mistake does not reach the output layer): it would only repeat
+    the plain reading.
+    """
+    # max|h − ref| ≤ bound (is_close's rule) implies ‖h − ref‖² ≤ size·bound²: past that, h reaches.
+    far = 1.001 * ref.size * (tol.rtol * float(np.max(np.abs(ref), initial=0.0)) + tol.atol) ** 2
+    out = []
+    for hyp in hypotheses:
+        h = hyp.grads.get(key)
+        if h is None:
+            continue
+        h = np.asarray(h, dtype=np.float64)
+        if not hyp.added and h.shape == ref.shape:
+            d = h - ref
+            if float(np.vdot(d, d)) <= far and is_close(h, ref, tol):
+                continue
+        out.append(hyp._replace(grads={key: h}))
+    return out
+
+
 class _Lazy:
-    """The hypotheses, computed on first use."""
+    """The hypotheses that reach one parameter, computed on first use."""
 
-    def __init__(self, hypotheses):
-        self._source, self._value = hypotheses, None
+    def __init__(self, hypotheses, key: str, ref: np.ndarray, tol: Tolerance):
+        self._source = hypotheses
+        self._value: Optional[list] = None
+        self._key, self._ref, self._tol = key, ref, tol
 
-    def get(self) -> Sequence[Hypothesis]:
+    def get(self) -> list:
         if self._value is None:
-            self._value = list(self._source() if callable(self._source) else self._source)
+            every = self._source() if callable(self._source) else self._source
+            self._value = reaching(every, self._key, self._ref, self._tol)
         return self._value
 
 
