@@ -8,8 +8,9 @@ one line (a transposed dL/dW_H) only on that parameter.
 
 A diagnosis is a *reading*: the causes that, applied to the right gradient,
 give the candidate. Several causes are joined with ``+`` in a fixed order
-(shape, sign, constant, batch, outputs, then the recomputed mistake), e.g.
-``transposed+activation_derivative`` or ``negated+scaled_by_1/N``.
+(shape, sign, constant, batch, outputs, then the hypotheses in
+``hypotheses.KIND_ORDER``), e.g. ``transposed+activation_derivative`` or
+``negated+scaled_by_1/N``.
 
 1. Shape. A candidate of the wrong shape is first brought back to the
    parameter's shape, and its values are then read as below:
@@ -21,17 +22,25 @@ give the candidate. Several causes are joined with ``+`` in a fixed order
 3. The factor is fitted, not looked up: c = ⟨g, r⟩ / ⟨r, r⟩, accepted when
    g ≈ c·r within the tolerance, where r is the right gradient or the gradient
    recomputed under one mistake (a hypothesis, made by
-   ``manual_backprop.oracle.hypotheses``: ``activation_derivative``, the
-   hidden activation's derivative taken wrong; ``forward_mistake``, the
-   forward's mistake inherited by the backward). c is then factored into the
+   ``manual_backprop.oracle.hypotheses``, which lists them: a wrong
+   derivative, an inherited forward mistake, one sample, another key's
+   gradient, …). c is then factored into the
    known causes, each at most once (one exception below): ``negated`` (−1),
    ``scaled_by_2`` or ``scaled_by_1/2`` (the ½ of the loss), ``scaled_by_N`` or ``scaled_by_1/N``
    (sum vs mean over the batch), ``scaled_by_D_O`` or ``scaled_by_1/D_O`` (sum
    vs mean over the outputs); a mean over the batch taken twice (in dL/dO and
    again in a bias's sum) is ``scaled_by_1/N+scaled_by_1/N``. A cause whose
    factor is 1 on this net (N = 1, D_O = 1) cannot be seen and is not named.
+   A negative c that no factor reading explains may be an SGD step,
+   ``update_not_gradient`` (lr·f with lr as a person types it and f a factor
+   of the batch or the outputs; ranked after every factor reading).
+   ``weight_decay`` is a fit of two terms, g ≈ f·r + λ·W.
 4. For a square parameter, the transpose is tried last (``transposed+…``).
-5. ``unknown`` when nothing fits.
+5. The hypotheses whose gradient has another shape than the parameter's
+   (``swapped_with_<name>``, against that parameter's shape) or is compared by
+   its entries (``wrong_axis``).
+6. Only when nothing above fits: pairs of recomputed mistakes (fewest causes win).
+7. ``unknown`` when nothing fits.
 
 Where one net cannot tell readings apart (N = 2 makes 1/N the ½; D_O = 2 makes
 1/D_O the ½; at N = 4, 2·(1/N) is ½) the fewest causes win, ties go to the

@@ -40,13 +40,13 @@ def _compound(causes: Sequence[str], c: "_Context") -> str:
     eqs = []
     if any(cause in ("negated",) or cause.startswith("scaled_by") for cause in causes):
         eqs.append(c.seed)
+    if "output_activation_derivative" in causes and c.output_dZ not in eqs:
+        eqs.append(c.output_dZ)
     if "activation_derivative" in causes and c.s is not None:
         dZ = c.eqs.get(f"dL/d{c.s.Z}") or next((t for k, t in c.eqs.items() if k.startswith("dL/dH")), "")
         eqs += [dZ] if dZ else []
     if "forward_mistake" in causes:
         eqs.append("the forward " + c.forward)
-    if "output_activation_derivative" in causes and c.output_dZ not in eqs:
-        eqs.append(c.output_dZ)
     eqs.append(c.own)
     return ", ".join(clauses) + "; right: " + ", then ".join(eqs)
 
@@ -157,10 +157,10 @@ def _clause(cause: str, c: _Context) -> str:
                     f"{seed}, then {own}")
         return f"the output activation's derivative is left out; {c.output_dZ}, then {own}"
     if cause == "pre_activation":
-        return f"the pre-activation is used where the activation (the layer's input) belongs; {own}"
+        return f"the pre-activation (H) is used where the activation (Ĥ), this layer's input, belongs; {own}"
     if cause == "one_sample":
-        return (f"one sample's gradient (a loop over the batch that assigns with = where it should add "
-                f"with +=, or one column taken); over the whole batch {own}")
+        return (f"one sample's gradient where the batch's sum belongs (a loop over the samples that assigns "
+                f"with = where it should add with +=, or one column taken); over the whole batch {own}")
     if cause == "product_of_sums":
         return f"the batch is summed before the product, (Σₙ dL/dZₙ)(Σₙ Xₙ)ᵀ; sum the products: {own}"
     if cause == "wrong_axis":

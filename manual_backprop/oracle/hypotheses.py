@@ -225,8 +225,8 @@ def recomputed_mistakes(net) -> list[Mistake]:
             out.append(Mistake(label, "forward_mistake", "forward",
                                {"params": m.params, "forward": m.activations, "backward": acts}))
     out += [
-        Mistake("the first sample's only (n = 0)", "one_sample", "sample", {"sample": 0}),
-        Mistake("the last sample's only (n = N − 1)", "one_sample", "sample", {"sample": -1}),
+        Mistake("only the first sample's gradient (n = 0)", "one_sample", "sample", {"sample": 0}),
+        Mistake("only the last sample's gradient (n = N − 1)", "one_sample", "sample", {"sample": -1}),
         Mistake("", "product_of_sums", "weight_product", {"product_of_sums": True}),
         Mistake("", "wrong_axis", "bias_axis", {"wrong_axis": True}),
     ]

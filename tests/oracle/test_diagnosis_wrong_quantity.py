@@ -76,7 +76,7 @@ def test_the_lines_say_which_sample_which_key_and_the_constants():
     step = _check("update_not_gradient", None, DEFAULT_CASES)[2].report.params["b_H"]
     assert f"lr = {LR:g}" in step.fix and "the SGD step" in step.fix, step.fix
     last = _check("one_sample", None, DEFAULT_CASES)[0].report.params["W_H"]
-    assert "the last sample's only (n = N − 1)" in last.fix, last.fix
+    assert "only the last sample's gradient (n = N − 1)" in last.fix, last.fix
     axis = _check("wrong_axis", None, DEFAULT_CASES)[0].report.params["b_H"]
     assert axis.got_shape == (32,) and "dL/dH.sum(axis=1, keepdims=True)" in axis.fix, axis.fix
 
@@ -87,7 +87,7 @@ def test_the_first_sample_is_told_from_the_last():
 
     results = grade(first_only, check=check_gradients)
     p = results[0].report.params["b_O"]
-    assert p.diagnosis == "one_sample" and "the first sample's only (n = 0)" in p.fix, p.fix
+    assert p.diagnosis == "one_sample" and "only the first sample's gradient (n = 0)" in p.fix, p.fix
 
 
 def _with_derivatives(params, I, Y):
@@ -160,3 +160,19 @@ def test_a_verdict_never_changes_only_its_name():
             for key, p in report.params.items():
                 assert p.passed == is_close(np.asarray(grads[key]), ref[key], tol), (name, key, case.label)
                 assert p.passed == (p.diagnosis is None)
+
+
+def test_every_new_code_has_a_meaning_and_a_fix_of_its_own():
+    from manual_backprop.oracle.codes import CODES
+    from manual_backprop.oracle.diagnosis import Diagnosis
+    from manual_backprop.oracle.hints import fix_line
+
+    for code in NEW_CODES:
+        name = code + "<name>" if code.endswith("_") else code
+        assert CODES.get(name), name
+        named = code + "W_O" if code.endswith("_") else code
+        for shown in (named, "negated+" + named):
+            fix = fix_line("W_H", Diagnosis(shown), (16, 4), [4, 16, 2], 32, "sigmoid", "identity", "half_sse")
+            assert fix.startswith(f"W_H: {shown}: ") and "matches none" not in fix, fix
+            assert "dL/dW_H (16×4) = dL/dH (16×32) · Iᵀ (32×4)" in fix, fix
+            assert f"the sign flipped, {named}" not in fix, fix  # a clause in words, not the code again
