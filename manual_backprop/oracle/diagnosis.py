@@ -33,7 +33,7 @@ give the candidate. Several causes are joined with ``+`` in a fixed order
    factor is 1 on this net (N = 1, D_O = 1) cannot be seen and is not named.
    A negative c that no factor reading explains may be an SGD step,
    ``update_not_gradient`` (lr·f with lr as a person types it and f a factor
-   of the batch or the outputs; ranked after every factor reading).
+   of the batch or the outputs; it counts as two causes, the sign and lr).
    ``weight_decay`` is a fit of two terms, g ≈ f·r + λ·W.
 4. For a square parameter, the transpose is tried last (``transposed+…``).
 5. The hypotheses whose gradient has another shape than the parameter's
@@ -101,10 +101,9 @@ def _group_options(group: tuple) -> list[tuple]:
 FACTOR_READINGS = tuple(sorted(
     (sum(combo, ()) for combo in itertools.product(*[_group_options(g) for g in FACTOR_GROUPS])),
     key=lambda causes: (len(causes), [FACTOR_CAUSES.index(c) for c in causes])))
-# The factors an SGD step's −lr may come with: those of the batch and the outputs (a constant, 2 or
-# −1, is part of lr itself).
-UPDATE_READINGS = tuple(c for c in FACTOR_READINGS if not {"negated", "scaled_by_2", "scaled_by_1/2"} & set(c)
-                        and c.count("scaled_by_1/N") < 2)
+# The factors an SGD step's −lr may come with: a mean over the batch or the outputs where the loss
+# sums (a constant, 2 or −1, is part of lr itself).
+UPDATE_READINGS = ((), ("scaled_by_1/N",), ("scaled_by_1/D_O",), ("scaled_by_1/N", "scaled_by_1/D_O"))
 
 
 class Diagnosis(NamedTuple):
@@ -194,8 +193,8 @@ def _surely_apart(values: np.ndarray, target: np.ndarray, c: float, vt: float, t
 
 def _update_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, D_O: int,
                      shape: str) -> list:
-    """``update_not_gradient``: values ≈ −lr·f·ref for a learning rate a person types (two significant
-    digits, 0 < lr < 1, not ½, which is ``negated+scaled_by_1/2``) and f a factor of the batch or outputs."""
+    """``update_not_gradient``: values ≈ −lr·f·ref for a learning rate a person types (one significant
+    digit, 0 < lr < 1, not ½, which is ``negated+scaled_by_1/2``) and f a mean's factor (UPDATE_READINGS)."""
     norm = float(np.vdot(ref, ref))
     c = float(np.vdot(values, ref)) / norm if norm else 0.0
     if c >= 0.0 or not is_close(values, c * ref, tol):
@@ -204,7 +203,7 @@ def _update_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int
     for causes in UPDATE_READINGS:
         f = factor_of(causes, N, D_O)
         lr = -c / f
-        typed = float(f"{lr:.2g}")
+        typed = float(f"{lr:.1g}")
         if 0.0 < typed < 1.0 and typed != 0.5 and abs(typed - lr) <= 1e-3 * lr \
                 and is_close(values, -typed * f * ref, tol):
             out.append(Reading(shape, causes, f"lr = {typed:g}", UPDATE))
@@ -289,10 +288,13 @@ def rivals(chosen: Reading, others: Sequence[Reading]) -> list:
 
     A reading that adds causes to all of ``chosen``'s (say 2 and 1/D_O, which cancel
     at D_O = 2) is no rival: naming ``chosen`` names only causes that it has too.
+    An SGD step's −lr holds the sign: ``negated`` read as −1 = −0.2·D_O at
+    D_O = 5 has no rival in ``scaled_by_D_O+update_not_gradient``.
     """
     out: list[Reading] = []
     for r in others:
-        contains = (all(r.causes.count(c) >= chosen.causes.count(c) for c in chosen.causes)
+        held = r.causes + (("negated",) if UPDATE in r.kind else ())
+        contains = (all(held.count(c) >= chosen.causes.count(c) for c in chosen.causes)
                     and (not chosen.kind or r.hypothesis == chosen.hypothesis))
         if r.code != chosen.code and not contains and r.code not in [o.code for o in out]:
             out.append(r)
@@ -300,11 +302,11 @@ def rivals(chosen: Reading, others: Sequence[Reading]) -> list:
 
 
 def _rank(r: Reading) -> tuple:
-    """Fewest causes first, plain factors before a hypothesis; an SGD step (lr) only when no factor
-    reading fits: −1/N is a mean and a flipped sign before it is lr = 1/N."""
+    """Fewest causes first, plain factors before a hypothesis. An SGD step counts as two causes,
+    the sign and lr: −1/N at N = 10 is a mean and a flipped sign (named) or lr = 0.1 (its rival)."""
     causes = [FACTOR_CAUSES.index(c) for c in r.causes]
     kinds = [kind_rank(k) for k in r.kind.split("+")] if r.kind else []
-    return (UPDATE in r.kind, r.size, r.kind != "", causes, kinds)
+    return (r.size + (UPDATE in r.kind), r.kind != "", causes, kinds)
 
 
 def _ambiguity_reason(N: int, D_O: int) -> str:
