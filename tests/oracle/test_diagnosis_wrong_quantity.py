@@ -7,10 +7,14 @@ Graded as a course grades: the default nets and nets drawn from a seed, read tog
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from helpers.common import snapshot
+from helpers.grading import SUBMISSIONS
+from helpers.grading import grade as run_grader
 from helpers.planted import FACTOR_CAUSE, FACTOR_FOR, LAM, LR, PLANTED, loop_that_assigns
 from helpers.students import COMPOUND_MISTAKES, MISTAKES, ORDER, SCALE_AND_FORWARD_MISTAKES, student_backward
 from manual_backprop import MLP
@@ -176,3 +180,17 @@ def test_every_new_code_has_a_meaning_and_a_fix_of_its_own():
             assert fix.startswith(f"W_H: {shown}: ") and "matches none" not in fix, fix
             assert "dL/dW_H (16×4) = dL/dH (16×32) · Iᵀ (32×4)" in fix, fix
             assert f"the sign flipped, {named}" not in fix, fix  # a clause in words, not the code again
+
+
+@pytest.mark.parametrize("seed", [None, 7])
+def test_the_command_names_it_on_the_default_and_the_drawn_nets(seed):
+    """``grade FILE [--seed N]``: the student's code in a child process, the names in the JSON."""
+    args = [SUBMISSIONS / "honest" / "loop_assigns.py", "--format", "json"] + (["--seed", seed] if seed else [])
+    result = run_grader(*args)
+    assert result.returncode == 1, result.stderr
+    cases = json.loads(result.stdout)["submissions"][0]["cases"]
+    assert len(cases) == 4
+    for case in cases:
+        codes = {k: p["diagnosis"] for k, p in case["params"].items()}
+        want = "one_sample" if case["N"] > 1 else None
+        assert codes == dict.fromkeys(codes, want), (case["label"], codes)
