@@ -12,6 +12,8 @@ from typing import Optional, Sequence
 from ..explain import backward_equations, forward_equations, layer_symbols
 from .diagnosis import Diagnosis
 
+SWAPPED = "swapped_with_"  # + the name of the parameter whose gradient is under this key
+
 
 def _fmt_shape(shape) -> str:
     return "(" + "×".join(str(d) for d in shape) + ")" if shape else "(scalar)"
@@ -78,9 +80,7 @@ def _short(cause: str, c: "_Context") -> str:
         "product_of_sums": "the batch summed before the outer product",
         "wrong_axis": "summed over the features (axis 0), not the batch",
         "returned_parameters": f"{c.key}'s own values",
-        **({cause: f"dL/d{cause[len('swapped_with_'):]} under the key {c.key!r}"}
-           if cause.startswith("swapped_with_") else {}),
-    }.get(cause, cause)
+    }.get(cause, f"dL/d{cause[len(SWAPPED):]} under the key {c.key!r}" if cause.startswith(SWAPPED) else cause)
 
 
 class _Context:
@@ -101,6 +101,7 @@ class _Context:
         self.linear_output = output_activation == "identity"
         out = symbols[-1]
         self.output_dZ = eqs.get(f"dL/d{out.Z}", self.seed)  # dL/dO itself for a linear output
+        self.output_X = out.X
 
 
 def _clause(cause: str, c: _Context) -> str:
@@ -153,7 +154,7 @@ def _clause(cause: str, c: _Context) -> str:
         return f"a penalty's gradient λ·{key} is added, but the loss has no penalty term; {own}"
     if cause == "output_activation_derivative":
         if c.linear_output:
-            return (f"the output is linear (O = W_O·Ĥ + b_O): no activation derivative belongs in dL/dO; "
+            return (f"the output is linear (O = W_O·{c.output_X} + b_O): no activation derivative belongs in dL/dO; "
                     f"{seed}, then {own}")
         return f"the output activation's derivative is left out; {c.output_dZ}, then {own}"
     if cause == "pre_activation":
@@ -169,8 +170,8 @@ def _clause(cause: str, c: _Context) -> str:
                 f"i.e. {dZ}.sum(axis=1, keepdims=True)")
     if cause == "returned_parameters":
         return f"these are {key}'s own values, not its gradient; return {own}"
-    if cause.startswith("swapped_with_"):
-        other = cause[len("swapped_with_"):]
+    if cause.startswith(SWAPPED):
+        other = cause[len(SWAPPED):]
         return (f"this is dL/d{other}, the gradient of {other}, under the key {key!r} (keys swapped or "
                 f"returned in the wrong order); put each gradient under its own key: {own}")
     if cause == "not_finite":
