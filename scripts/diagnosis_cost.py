@@ -2,8 +2,9 @@
 
     python scripts/diagnosis_cost.py [--before /work/main] [--repeat 5] [--seed N]
 
-Writes two submissions in a temporary folder, a right backward and one whose
-mistake the diagnosis knows no name for (dL/dO taken as (O − Y)², so every
+Writes two submissions in a temporary folder, a right backward
+(``tests/submissions/honest/correct.py``) and the same with a mistake the
+diagnosis knows no name for (dL/dO taken as (O − Y)², so every
 parameter is read against every hypothesis and every pair before it is called
 ``unknown``), then, after one warm-up run of each, times alternately:
 
@@ -31,17 +32,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RIGHT = '''import numpy as np
-
-
-def backward(params, I, Y):
-    H_hat = 1 / (1 + np.exp(-(params["W_H"] @ I + params["b_H"])))
-    dO = params["W_O"] @ H_hat + params["b_O"] - Y
-    dH = (params["W_O"].T @ dO) * H_hat * (1 - H_hat)
-    return {"W_H": dH @ I.T, "b_H": dH.sum(axis=1, keepdims=True),
-            "W_O": dO @ H_hat.T, "b_O": dO.sum(axis=1, keepdims=True)}
-'''
-NO_KNOWN_MISTAKE = RIGHT.replace('+ params["b_O"] - Y', '+ params["b_O"] - Y\n    dO = dO ** 2')
+RIGHT = (ROOT / "tests" / "submissions" / "honest" / "correct.py").read_text()  # the seed's backward
+NO_KNOWN_MISTAKE = RIGHT.replace('+ params["b_O"] - Y\n', '+ params["b_O"] - Y\n    dO = dO ** 2\n')
+if NO_KNOWN_MISTAKE == RIGHT:
+    sys.exit("tests/submissions/honest/correct.py no longer has the line dO = ... - Y this script changes")
 # Run in a fresh process per tree: import the oracle from there, grade ``repeat`` times, print the seconds.
 IN_PROCESS = '''
 import importlib.util, sys, time
