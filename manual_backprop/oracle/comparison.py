@@ -23,7 +23,7 @@ from ..validation import as_inputs, as_targets, unwrap_array
 from .diagnosis import as_numeric_array, diagnose, numeric_array
 from .finite_differences import numerical_grads
 from .hints import fix_line
-from .hypotheses import Setup, key_hypotheses, pair_hypotheses, recomputed_hypotheses
+from .hypotheses import Reruns, key_hypotheses
 from .report import GradientReport, ParamCheck
 from .tolerances import FINITE_DIFFERENCE, LOW_PRECISION, TOLERANCES, Tolerance, max_errors, tolerance_for
 
@@ -84,20 +84,15 @@ def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name
     D_O = net.sizes[-1]
     cache: dict = {}
 
-    def setup():
-        if "setup" not in cache:
-            cache["setup"] = Setup(net, I, Y)
-        return cache["setup"]
+    def reruns() -> Reruns:
+        if "reruns" not in cache:
+            cache["reruns"] = Reruns(net, I, Y)
+        return cache["reruns"]
 
     def get_hypotheses():
         if "all" not in cache:
-            cache["all"] = recomputed_hypotheses(net, I, Y, setup()) + key_hypotheses(net, reference)
+            cache["all"] = reruns().singles() + key_hypotheses(net, reference)
         return cache["all"]
-
-    def get_pairs():
-        if "pairs" not in cache:
-            cache["pairs"] = pair_hypotheses(net, I, Y, setup=setup())
-        return cache["pairs"]
 
     checks = {}
     for key, ref in reference.items():
@@ -111,6 +106,11 @@ def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name
             abs_err = rel_err = float("nan")
         dtype = _dtype(value)
         own, precision = param_tolerance(tol, dtype)
+        tol_read = own if precision is None else precision  # the tolerance the diagnosis reads at
+
+        def get_pairs(key=key, ref=ref, tol_read=tol_read):
+            return reruns().pairs_reaching(key, ref, tol_read)
+
         diagnosis = diagnose(value, ref, own, N, get_hypotheses, key, D_O, precision, get_pairs)
         fix = ""
         if diagnosis is not None:

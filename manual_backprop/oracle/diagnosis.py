@@ -164,31 +164,32 @@ def numeric_array(value) -> Optional[np.ndarray]:
 
 
 def _fits(values: np.ndarray, target: np.ndarray, tol: Tolerance, N: int, D_O: int,
-          itself: bool = False) -> list[tuple]:
+          itself: bool = False, vv: Optional[float] = None) -> list[tuple]:
     """The factor readings c with values ≈ c·target, c fitted by least squares, then factored;
-    ``itself``: also () when values ≈ target (a hypothesis met with no factor)."""
+    ``itself``: also () when values ≈ target (a hypothesis met with no factor); vv: ‖values‖²."""
     norm = float(np.vdot(target, target))
     if norm == 0.0:
         return []
     vt = float(np.vdot(values, target))
     c = vt / norm
-    if _surely_apart(values, target, c, vt, tol) or not is_close(values, c * target, tol):
+    vv = float(np.vdot(values, values)) if vv is None else vv
+    if _surely_apart(vv, vt, norm, values.size, tol) or not is_close(values, c * target, tol):
         return []
     return [causes for causes in FACTOR_READINGS
             if (causes or itself) and is_close(values, factor_of(causes, N, D_O) * target, tol)]
 
 
-def _surely_apart(values: np.ndarray, target: np.ndarray, c: float, vt: float, tol: Tolerance) -> bool:
-    """True when values cannot be within ``tol`` of c·target: two dot products instead of ``is_close``.
+def _surely_apart(vv: float, vt: float, tt: float, size: int, tol: Tolerance) -> bool:
+    """True when values cannot be within ``tol`` of c·target (c = vt/tt fitted by least squares),
+    from the dot products vv = ‖values‖², vt = ⟨values, target⟩, tt = ‖target‖² alone.
 
-    Within the tolerance every entry of the residual is at most b = rtol·max|c·target| + atol, so
-    its squared norm, ‖values‖² − c·⟨values, target⟩ (c fitted by least squares), is at most
-    size·b². The margin (4×, and 1e-9 of ‖values‖² for the rounding of that difference) leaves
-    every close call to ``is_close``.
+    Within the tolerance every entry of the residual is at most b = rtol·max|c·target| + atol
+    ≤ rtol·|c|·‖target‖ + atol, so its squared norm, vv − c·vt, is at most size·b². The margin
+    (4×, and 1e-9·vv for the rounding of that difference) leaves every close call to ``is_close``.
     """
-    vv = float(np.vdot(values, values))
-    bound = tol.rtol * abs(c) * float(np.max(np.abs(target))) + tol.atol
-    return vv - c * vt > 4.0 * values.size * bound * bound + 1e-9 * vv
+    c = vt / tt
+    bound = tol.rtol * abs(c) * tt ** 0.5 + tol.atol
+    return vv - c * vt > 4.0 * size * bound * bound + 1e-9 * vv
 
 
 def _update_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, D_O: int,
@@ -240,7 +241,8 @@ def value_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, 
     Readings with causes invisible on this net are kept (``consensus`` needs
     them); ``best`` leaves them out.
     """
-    out = [Reading(shape, causes) for causes in _fits(values, ref, tol, N, D_O)]
+    vv = float(np.vdot(values, values))
+    out = [Reading(shape, causes) for causes in _fits(values, ref, tol, N, D_O, vv=vv)]
     if update:
         out += _update_readings(values, ref, tol, N, D_O, shape)
     for hyp in hypotheses:
@@ -250,7 +252,7 @@ def value_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, 
         if hyp.added:
             out += _decay_readings(values, ref, h, tol, N, D_O, shape)
             continue
-        out += [Reading(shape, causes, hyp.label, hyp.kind) for causes in _fits(values, h, tol, N, D_O, True)]
+        out += [Reading(shape, causes, hyp.label, hyp.kind) for causes in _fits(values, h, tol, N, D_O, True, vv)]
     return out
 
 

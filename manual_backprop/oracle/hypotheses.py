@@ -8,7 +8,7 @@ Everything is computed on float64 copies: neither ``net.params`` nor the net's
 forward cache is touched.
 
 Recomputed mistakes (``recomputed_mistakes``), each changing one stage of the
-backward, so that two of different stages can be made together (``pairs``):
+backward, so that two of different stages can be made together (``Reruns``):
 
 - ``activation_derivative``: a hidden activation's derivative taken wrong
   (at the output Ĥ, written with H, left out, another activation's);
@@ -33,6 +33,7 @@ under this key).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import NamedTuple, Optional, Sequence
 
@@ -42,6 +43,7 @@ from ..activations import ACTIVATIONS, Activation
 from ..explain import layer_symbols
 from ..network import network_forward
 from ..validation import as_targets
+from .tolerances import Tolerance, is_close
 
 # The codes a reading names after its shape and factor causes, in this order (a pair is joined by +).
 KIND_ORDER = ("update_not_gradient", "weight_decay", "activation_derivative", "output_activation_derivative",
@@ -52,6 +54,7 @@ KIND_ORDER = ("update_not_gradient", "weight_decay", "activation_derivative", "o
 PAIR_BUDGET = 400
 
 
+@functools.lru_cache(maxsize=None)
 def kind_rank(kind: str) -> int:
     """A code's place in KIND_ORDER (``swapped_with_W_O`` by its prefix)."""
     return next(i for i, k in enumerate(KIND_ORDER) if kind == k or (k.endswith("_") and kind.startswith(k)))
@@ -239,10 +242,49 @@ def _hypothesis(mistakes: Sequence[Mistake], grads: dict) -> Hypothesis:
                       free_shape=any(m.kind == "wrong_axis" for m in mistakes))
 
 
-def recomputed_hypotheses(net, I: np.ndarray, Y: np.ndarray, setup: Optional[Setup] = None) -> list[Hypothesis]:
-    """The net's gradients recomputed under each mistake of ``recomputed_mistakes`` alone."""
-    setup = setup or Setup(net, I, Y)
-    return [_hypothesis([m], recompute(setup, [m])) for m in recomputed_mistakes(net)]
+class Reruns:
+    """One net's recomputed mistakes, alone and in pairs, each rerun at most once and only when asked.
+
+    The pairs are those of two mistakes of different stages, the ones students
+    make most first (two derivative mistakes, hidden and output; a derivative
+    and a forward mistake; then the rest), at most ``budget`` of them: the time
+    budget of the search, in reruns, so that the same file always gets the
+    same name. A pair is read on a parameter only when each of its mistakes
+    alone reaches that parameter: the stages are separate, so a mistake that
+    leaves a parameter's gradient alone (a hidden derivative, for W_O) leaves
+    it alone in a pair too, and the pair there is the other mistake alone.
+    """
+
+    def __init__(self, net, I: np.ndarray, Y: np.ndarray, budget: int = PAIR_BUDGET):
+        self.setup = Setup(net, I, Y)
+        self.mistakes = recomputed_mistakes(net)
+        pairs = [(i, j) for i, j in itertools.combinations(range(len(self.mistakes)), 2)
+                 if self.mistakes[i].stage != self.mistakes[j].stage]
+        first = ({"derivative", "output_derivative"}, {"derivative", "forward"}, {"output_derivative", "forward"})
+        stages = [{self.mistakes[i].stage, self.mistakes[j].stage} for i, j in pairs]
+        order = sorted(range(len(pairs)), key=lambda n: next((k for k, st in enumerate(first) if stages[n] == st),
+                                                             len(first)))
+        self.pairs = [pairs[n] for n in order][:budget]
+        self._singles: Optional[list] = None
+        self._done: dict = {}
+
+    def singles(self) -> list[Hypothesis]:
+        """The gradients under each mistake alone, in ``recomputed_mistakes``'s order."""
+        if self._singles is None:
+            self._singles = [_hypothesis([m], recompute(self.setup, [m])) for m in self.mistakes]
+        return self._singles
+
+    def pairs_reaching(self, key: str, ref: np.ndarray, tol: Tolerance) -> list[Hypothesis]:
+        """The pairs whose two mistakes each change ``key``'s gradient (``ref``, within ``tol``)."""
+        reach = {i for i, h in enumerate(self.singles()) if not is_close(h.grads[key], ref, tol)}
+        out = []
+        for i, j in self.pairs:
+            if i in reach and j in reach:
+                if (i, j) not in self._done:
+                    pair = [self.mistakes[i], self.mistakes[j]]
+                    self._done[(i, j)] = _hypothesis(pair, recompute(self.setup, pair))
+                out.append(self._done[(i, j)])
+        return out
 
 
 def key_hypotheses(net, reference: dict) -> list[Hypothesis]:
@@ -256,22 +298,6 @@ def key_hypotheses(net, reference: dict) -> list[Hypothesis]:
         grads = {k: np.asarray(reference[other], dtype=np.float64) for k in reference if k != other}
         out.append(Hypothesis("", grads, f"swapped_with_{other}"))
     return out
-
-
-def pair_hypotheses(net, I: np.ndarray, Y: np.ndarray, budget: int = PAIR_BUDGET,
-                    setup: Optional[Setup] = None) -> list[Hypothesis]:
-    """Gradients recomputed under two mistakes of different stages, at most ``budget`` pairs.
-
-    The pairs students make most come first: two derivative mistakes (hidden
-    and output), a derivative and a forward mistake, then the rest.
-    """
-    setup = setup or Setup(net, I, Y)
-    singles = recomputed_mistakes(net)
-    pairs = [(a, b) for a, b in itertools.combinations(singles, 2) if a.stage != b.stage]
-    first = ({"derivative", "output_derivative"}, {"derivative", "forward"}, {"output_derivative", "forward"})
-    pairs.sort(key=lambda ab: next((i for i, st in enumerate(first) if {ab[0].stage, ab[1].stage} == st),
-                                   len(first)))
-    return [_hypothesis(pair, recompute(setup, pair)) for pair in pairs[:budget]]
 
 
 def activation_hypotheses(net, I: np.ndarray, Y: np.ndarray) -> list[Hypothesis]:
