@@ -300,13 +300,6 @@ def key_hypotheses(net, reference: dict) -> list[Hypothesis]:
     return out
 
 
-def activation_hypotheses(net, I: np.ndarray, Y: np.ndarray) -> list[Hypothesis]:
-    """The net's gradients recomputed with each wrong activation derivative substituted (see
-    ``_derivative_mistakes``). I: (D_I, N); Y: (D_O, N) or class indices (N,)."""
-    setup = Setup(net, I, Y)
-    return [_hypothesis([m], recompute(setup, [m])) for m in _derivative_mistakes(net)]
-
-
 class ForwardMistake(NamedTuple):
     """A forward written wrong: what it does, the code, the parameters and activations it really uses."""
 
@@ -340,10 +333,3 @@ def forward_mistakes(net) -> list[ForwardMistake]:
                      f"your forward uses {other.name} where the net has {net.activation}")
             out.append(ForwardMistake(label, "wrong_activation", params, [other] * (len(acts) - 1) + acts[-1:]))
     return out
-
-
-def forward_hypotheses(net, I: np.ndarray, Y: np.ndarray) -> list[Hypothesis]:
-    """Gradients a backward inherits from each forward mistake: the true gradient of the mistaken
-    forward, and the net's own backward equations run on the mistaken forward's tensors."""
-    setup = Setup(net, I, Y)
-    return [_hypothesis([m], recompute(setup, [m])) for m in recomputed_mistakes(net) if m.kind == "forward_mistake"]
