@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         files["right"].write_text(RIGHT)
         files["no known mistake"].write_text(NO_KNOWN_MISTAKE)
         print(f"nets: {'default' if args.seed is None else f'drawn from seed {args.seed}'}; "
-              f"median of {args.repeat} after a warm-up; {os.cpu_count()} cores, "
+              f"median of {args.repeat} commands and {4 * args.repeat} gradings, after a warm-up; {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.1f}")
         print(f"{'':34}{'median: before':>16}{'after':>9}{'ratio':>8}   {'fastest: before':>17}{'after':>9}"
               f"{'ratio':>8}")
