@@ -18,6 +18,7 @@ NEED_TORCH = [
     "reference/test_matrix.py", "oracle/test_diagnosis.py", "oracle/test_check_gradients.py", "oracle/test_report.py",
     "reference/test_properties.py", "reference/test_stability.py", "twin/test_state_dict.py", "twin/test_twins.py",
     "errors/test_fuzz.py", "oracle/test_diagnosis_compound.py", "oracle/test_diagnosis_seed_parts.py",
+    "oracle/test_diagnosis_wrong_quantity.py",
 ]
 collect_ignore = [] if HAS_TORCH else NEED_TORCH
 

@@ -20,9 +20,10 @@ from numpy.typing import ArrayLike
 
 from ..mlp import MLP
 from ..validation import as_inputs, as_targets, unwrap_array
-from .diagnosis import activation_hypotheses, as_numeric_array, diagnose, forward_hypotheses, numeric_array
+from .diagnosis import as_numeric_array, diagnose, numeric_array
 from .finite_differences import numerical_grads
 from .hints import fix_line
+from .hypotheses import Reruns, key_hypotheses
 from .report import GradientReport, ParamCheck
 from .tolerances import FINITE_DIFFERENCE, LOW_PRECISION, TOLERANCES, Tolerance, max_errors, tolerance_for
 
@@ -75,16 +76,22 @@ def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name
 
     Each parameter is judged at ``tol``, or at the table's tolerance for that
     candidate's own dtype when that is looser (``param_tolerance``). Diagnoses
-    every failing parameter; the hypotheses (wrong activation derivatives,
-    forward mistakes) are computed once, and only when a plain reading fails.
+    every failing parameter; the hypotheses (``manual_backprop.oracle.hypotheses``)
+    are computed once, and only when a plain reading fails, the pairs of
+    recomputed mistakes only when no single one fits.
     """
     N = np.shape(I)[1]
     D_O = net.sizes[-1]
-    cache = {}
+    cache: dict = {}
+
+    def reruns() -> Reruns:
+        if "reruns" not in cache:
+            cache["reruns"] = Reruns(net, I, Y)
+        return cache["reruns"]
 
     def get_hypotheses():
         if "all" not in cache:
-            cache["all"] = activation_hypotheses(net, I, Y) + forward_hypotheses(net, I, Y)
+            cache["all"] = reruns().singles() + key_hypotheses(net, reference)
         return cache["all"]
 
     checks = {}
@@ -99,7 +106,12 @@ def compare_gradients(net, I, Y, grads: Mapping, reference: dict, reference_name
             abs_err = rel_err = float("nan")
         dtype = _dtype(value)
         own, precision = param_tolerance(tol, dtype)
-        diagnosis = diagnose(value, ref, own, N, get_hypotheses, key, D_O, precision)
+        tol_read = own if precision is None else precision  # the tolerance the diagnosis reads at
+
+        def get_pairs(key=key, ref=ref, tol_read=tol_read):
+            return reruns().pairs_reaching(key, ref, tol_read)
+
+        diagnosis = diagnose(value, ref, own, N, get_hypotheses, key, D_O, precision, get_pairs)
         fix = ""
         if diagnosis is not None:
             fix = fix_line(key, diagnosis, got_shape, net.sizes, N, net.activation,

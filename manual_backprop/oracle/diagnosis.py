@@ -8,8 +8,9 @@ one line (a transposed dL/dW_H) only on that parameter.
 
 A diagnosis is a *reading*: the causes that, applied to the right gradient,
 give the candidate. Several causes are joined with ``+`` in a fixed order
-(shape, sign, constant, batch, outputs, then the recomputed mistake), e.g.
-``transposed+activation_derivative`` or ``negated+scaled_by_1/N``.
+(shape, sign, constant, batch, outputs, then the hypotheses in
+``hypotheses.KIND_ORDER``), e.g. ``transposed+activation_derivative`` or
+``negated+scaled_by_1/N``.
 
 1. Shape. A candidate of the wrong shape is first brought back to the
    parameter's shape, and its values are then read as below:
@@ -20,17 +21,26 @@ give the candidate. Several causes are joined with ``+`` in a fixed order
 2. ``not_finite`` when it holds NaN or inf; ``zero`` when it is all zeros.
 3. The factor is fitted, not looked up: c = ⟨g, r⟩ / ⟨r, r⟩, accepted when
    g ≈ c·r within the tolerance, where r is the right gradient or the gradient
-   recomputed under one mistake (a hypothesis: ``activation_derivative``, the
-   hidden activation's derivative taken wrong; ``forward_mistake``, the
-   forward's mistake inherited by the backward). c is then factored into the
+   recomputed under one mistake (a hypothesis, made by
+   ``manual_backprop.oracle.hypotheses``, which lists them: a wrong
+   derivative, an inherited forward mistake, one sample, another key's
+   gradient, …). c is then factored into the
    known causes, each at most once (one exception below): ``negated`` (−1),
    ``scaled_by_2`` or ``scaled_by_1/2`` (the ½ of the loss), ``scaled_by_N`` or ``scaled_by_1/N``
    (sum vs mean over the batch), ``scaled_by_D_O`` or ``scaled_by_1/D_O`` (sum
    vs mean over the outputs); a mean over the batch taken twice (in dL/dO and
    again in a bias's sum) is ``scaled_by_1/N+scaled_by_1/N``. A cause whose
    factor is 1 on this net (N = 1, D_O = 1) cannot be seen and is not named.
+   A negative c that no factor reading explains may be an SGD step,
+   ``update_not_gradient`` (lr·f with lr as a person types it and f a factor
+   of the batch or the outputs; it counts as two causes, the sign and lr).
+   ``weight_decay`` is a fit of two terms, g ≈ f·r + λ·W.
 4. For a square parameter, the transpose is tried last (``transposed+…``).
-5. ``unknown`` when nothing fits.
+5. The hypotheses whose gradient has another shape than the parameter's
+   (``swapped_with_<name>``, against that parameter's shape) or is compared by
+   its entries (``wrong_axis``).
+6. Only when nothing above fits: pairs of recomputed mistakes (fewest causes win).
+7. ``unknown`` when nothing fits.
 
 Where one net cannot tell readings apart (N = 2 makes 1/N the ½; D_O = 2 makes
 1/D_O the ½; at N = 4, 2·(1/N) is ½) the fewest causes win, ties go to the
@@ -50,10 +60,7 @@ from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from ..activations import ACTIVATIONS, Activation
-from ..explain import layer_symbols
-from ..network import network_backward, network_forward
-from ..validation import as_targets
+from .hypotheses import KIND_ORDER, Hypothesis, kind_rank
 from .tolerances import Tolerance, is_close
 
 SHAPE_CAUSES = ("not_summed_over_batch", "transposed", "wrong_shape")
@@ -63,9 +70,10 @@ FACTOR_GROUPS = (("negated",), ("scaled_by_2", "scaled_by_1/2"), ("scaled_by_N",
                  ("scaled_by_D_O", "scaled_by_1/D_O"))
 FACTOR_CAUSES = tuple(c for group in FACTOR_GROUPS for c in group)
 TWICE = ("scaled_by_1/N",)
-HYPOTHESIS_CAUSES = ("activation_derivative", "forward_mistake")
+HYPOTHESIS_CAUSES = tuple(k if not k.endswith("_") else k + "<name>" for k in KIND_ORDER)
 CODES = SHAPE_CAUSES + FACTOR_CAUSES + HYPOTHESIS_CAUSES + (
     "zero", "unknown", "missing", "not_finite", "low_precision")
+UPDATE = "update_not_gradient"
 
 
 def cause_factor(cause: str, N: int, D_O: int) -> float:
@@ -93,6 +101,9 @@ def _group_options(group: tuple) -> list[tuple]:
 FACTOR_READINGS = tuple(sorted(
     (sum(combo, ()) for combo in itertools.product(*[_group_options(g) for g in FACTOR_GROUPS])),
     key=lambda causes: (len(causes), [FACTOR_CAUSES.index(c) for c in causes])))
+# The factors an SGD step's −lr may come with: a mean over the batch or the outputs where the loss
+# sums (a constant, 2 or −1, is part of lr itself).
+UPDATE_READINGS = ((), ("scaled_by_1/N",), ("scaled_by_1/D_O",), ("scaled_by_1/N", "scaled_by_1/D_O"))
 
 
 class Diagnosis(NamedTuple):
@@ -110,7 +121,9 @@ class Diagnosis(NamedTuple):
 class Reading(NamedTuple):
     """One explanation of a candidate: a shape cause (or ""), factor causes, and a hypothesis.
 
-    ``hypothesis`` is a Hypothesis's label ("" for none) and ``kind`` its code.
+    ``hypothesis`` is a Hypothesis's label ("" for none) and ``kind`` its code
+    (two codes joined by ``+`` for a pair of mistakes; ``update_not_gradient``
+    and ``weight_decay`` carry lr or λ in the label).
     """
 
     shape: str
@@ -125,20 +138,12 @@ class Reading(NamedTuple):
 
     @property
     def size(self) -> int:
-        return bool(self.shape) + len(self.causes) + bool(self.kind)
+        return bool(self.shape) + len(self.causes) + (self.kind.count("+") + 1 if self.kind else 0)
 
     @property
     def value_part(self) -> tuple:
         """What several nets must agree on: the factor causes and the hypothesis (not the shape)."""
         return (self.causes, self.hypothesis, self.kind)
-
-
-class Hypothesis(NamedTuple):
-    """Gradients recomputed under one mistake, what that mistake is, and its code."""
-
-    label: str
-    grads: dict
-    kind: str = "activation_derivative"
 
 
 def as_numeric_array(value) -> Optional[np.ndarray]:
@@ -158,34 +163,115 @@ def numeric_array(value) -> Optional[np.ndarray]:
     return arr
 
 
-def _fits(values: np.ndarray, target: np.ndarray, tol: Tolerance, N: int, D_O: int) -> list[tuple]:
-    """The factor readings c with values ≈ c·target, c fitted by least squares, then factored."""
+def _fits(values: np.ndarray, target: np.ndarray, tol: Tolerance, N: int, D_O: int,
+          itself: bool = False, vv: Optional[float] = None) -> list[tuple]:
+    """The factor readings c with values ≈ c·target, c fitted by least squares, then factored;
+    ``itself``: also () when values ≈ target (a hypothesis met with no factor); vv: ‖values‖²."""
     norm = float(np.vdot(target, target))
     if norm == 0.0:
         return []
-    c = float(np.vdot(values, target)) / norm
-    if not is_close(values, c * target, tol):
+    vt = float(np.vdot(values, target))
+    c = vt / norm
+    vv = float(np.vdot(values, values)) if vv is None else vv
+    if _surely_apart(vv, vt, norm, values.size, tol) or not is_close(values, c * target, tol):
         return []
     return [causes for causes in FACTOR_READINGS
-            if causes and is_close(values, factor_of(causes, N, D_O) * target, tol)]
+            if (causes or itself) and is_close(values, factor_of(causes, N, D_O) * target, tol)]
+
+
+def _surely_apart(vv: float, vt: float, tt: float, size: int, tol: Tolerance) -> bool:
+    """True when values cannot be within ``tol`` of c·target (c = vt/tt fitted by least squares),
+    from the dot products vv = ‖values‖², vt = ⟨values, target⟩, tt = ‖target‖² alone.
+
+    Within the tolerance every entry of the residual is at most b = rtol·max|c·target| + atol
+    ≤ rtol·|c|·‖target‖ + atol, so its squared norm, vv − c·vt, is at most size·b². The margin
+    (4×, and 1e-9·vv for the rounding of that difference) leaves every close call to ``is_close``.
+    """
+    c = vt / tt
+    bound = tol.rtol * abs(c) * tt ** 0.5 + tol.atol
+    return vv - c * vt > 4.0 * size * bound * bound + 1e-9 * vv
+
+
+def _update_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, D_O: int,
+                     shape: str) -> list:
+    """``update_not_gradient``: values ≈ −lr·f·ref for a learning rate a person types (one significant
+    digit, 0 < lr < 1, not ½, which is ``negated+scaled_by_1/2``) and f a mean's factor (UPDATE_READINGS)."""
+    norm = float(np.vdot(ref, ref))
+    c = float(np.vdot(values, ref)) / norm if norm else 0.0
+    if c >= 0.0 or not is_close(values, c * ref, tol):
+        return []
+    out = []
+    for causes in UPDATE_READINGS:
+        f = factor_of(causes, N, D_O)
+        lr = -c / f
+        typed = float(f"{lr:.1g}")
+        if 0.0 < typed < 1.0 and typed != 0.5 and abs(typed - lr) <= 1e-3 * lr \
+                and is_close(values, -typed * f * ref, tol):
+            out.append(Reading(shape, causes, f"lr = {typed:g}", UPDATE))
+    return out
+
+
+def _decay_readings(values: np.ndarray, ref: np.ndarray, W: np.ndarray, tol: Tolerance, N: int, D_O: int,
+                    shape: str) -> list:
+    """``weight_decay``: values ≈ f·ref + λ·W, f a factor reading (or 1) and λ fitted."""
+    rr, rw, ww = float(np.vdot(ref, ref)), float(np.vdot(ref, W)), float(np.vdot(W, W))
+    vr, vw = float(np.vdot(values, ref)), float(np.vdot(values, W))
+    det = rr * ww - rw * rw
+    if det <= 1e-12 * rr * ww:
+        return []  # W along the gradient (or zero): λ cannot be told from a factor
+    a, lam = (vr * ww - vw * rw) / det, (vw * rr - vr * rw) / det
+    if not is_close(values, a * ref + lam * W, tol):
+        return []
+    out = []
+    for causes in ((),) + FACTOR_READINGS:
+        f = factor_of(causes, N, D_O)
+        lam = float(np.vdot(values - f * ref, W)) / ww
+        if lam != 0.0 and is_close(values, f * ref + lam * W, tol):
+            out.append(Reading(shape, causes, f"λ = {lam:.3g}", "weight_decay"))
+    return out
 
 
 def value_readings(values: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, D_O: int,
-                   hypotheses: Sequence[Hypothesis] = (), key: str = "", shape: str = "") -> list:
-    """Every Reading of ``values`` (ref's shape, float64, finite) against ``ref`` and the hypotheses.
+                   hypotheses: Sequence[Hypothesis] = (), key: str = "", shape: str = "",
+                   update: bool = False) -> list:
+    """Every Reading of ``values`` (ref's shape, float64, finite) against ``ref`` and the hypotheses
+    of ref's shape that reach this parameter (``reaching``; the others are read by ``reshaped_readings``).
 
+    update: also read a negative factor as an SGD step (a gradient, not a loss).
     Readings with causes invisible on this net are kept (``consensus`` needs
     them); ``best`` leaves them out.
     """
-    out = [Reading(shape, causes) for causes in _fits(values, ref, tol, N, D_O)]
+    vv = float(np.vdot(values, values))
+    out = [Reading(shape, causes) for causes in _fits(values, ref, tol, N, D_O, vv=vv)]
+    if update:
+        out += _update_readings(values, ref, tol, N, D_O, shape)
     for hyp in hypotheses:
         h = hyp.grads.get(key)
-        if h is None or np.shape(h) != ref.shape or is_close(h, ref, tol):
-            continue  # the hypothesis does not reach this parameter
-        h = np.asarray(h, dtype=np.float64)
-        if is_close(values, h, tol):
-            out.append(Reading(shape, (), hyp.label, hyp.kind))
-        out += [Reading(shape, causes, hyp.label, hyp.kind) for causes in _fits(values, h, tol, N, D_O)]
+        if h is None or hyp.free_shape or np.shape(h) != ref.shape:
+            continue  # read by its entries, or against another shape
+        if hyp.added:
+            out += _decay_readings(values, ref, h, tol, N, D_O, shape)
+            continue
+        out += [Reading(shape, causes, hyp.label, hyp.kind) for causes in _fits(values, h, tol, N, D_O, True, vv)]
+    return out
+
+
+def reshaped_readings(cand: np.ndarray, ref: np.ndarray, tol: Tolerance, N: int, D_O: int,
+                      hypotheses: Sequence[Hypothesis], key: str) -> list:
+    """The Readings of ``cand`` against the hypotheses that ``value_readings`` leaves out: those whose
+    gradient has another shape than ref (another parameter's), with the shape causes taken against
+    that shape, and those read by their entries whatever the shape (``free_shape``)."""
+    out = []
+    for hyp in hypotheses:
+        h = hyp.grads.get(key)
+        if h is None or hyp.added or (np.shape(h) == ref.shape and not hyp.free_shape):
+            continue
+        if hyp.free_shape:
+            options = [("", cand.reshape(h.shape))] if cand.size == h.size else []
+        else:
+            options = _undo_shape(cand, h, N)
+        for shape, values in options:
+            out += [Reading(shape, causes, hyp.label, hyp.kind) for causes in _fits(values, h, tol, N, D_O, True)]
     return out
 
 
@@ -204,10 +290,13 @@ def rivals(chosen: Reading, others: Sequence[Reading]) -> list:
 
     A reading that adds causes to all of ``chosen``'s (say 2 and 1/D_O, which cancel
     at D_O = 2) is no rival: naming ``chosen`` names only causes that it has too.
+    An SGD step's −lr holds the sign: ``negated`` read as −1 = −0.2·D_O at
+    D_O = 5 has no rival in ``scaled_by_D_O+update_not_gradient``.
     """
     out: list[Reading] = []
     for r in others:
-        contains = (all(r.causes.count(c) >= chosen.causes.count(c) for c in chosen.causes)
+        held = r.causes + (("negated",) if UPDATE in r.kind else ())
+        contains = (all(held.count(c) >= chosen.causes.count(c) for c in chosen.causes)
                     and (not chosen.kind or r.hypothesis == chosen.hypothesis))
         if r.code != chosen.code and not contains and r.code not in [o.code for o in out]:
             out.append(r)
@@ -215,8 +304,11 @@ def rivals(chosen: Reading, others: Sequence[Reading]) -> list:
 
 
 def _rank(r: Reading) -> tuple:
+    """Fewest causes first, plain factors before a hypothesis. An SGD step counts as two causes,
+    the sign and lr: −1/N at N = 10 is a mean and a flipped sign (named) or lr = 0.1 (its rival)."""
     causes = [FACTOR_CAUSES.index(c) for c in r.causes]
-    return (r.size, r.kind != "", causes)
+    kinds = [kind_rank(k) for k in r.kind.split("+")] if r.kind else []
+    return (r.size + (UPDATE in r.kind), r.kind != "", causes, kinds)
 
 
 def _ambiguity_reason(N: int, D_O: int) -> str:
@@ -242,14 +334,16 @@ def describe_reading(reading: Reading, rivals: Sequence[Reading] = (), where: st
 
 def diagnose(candidate, reference: np.ndarray, tol: Tolerance, N: int,
              hypotheses: Sequence[Hypothesis] | Callable[[], Sequence[Hypothesis]] = (),
-             key: str = "", D_O: int = 0, precision: Optional[Tolerance] = None) -> Optional[Diagnosis]:
+             key: str = "", D_O: int = 0, precision: Optional[Tolerance] = None,
+             pairs: Sequence[Hypothesis] | Callable[[], Sequence[Hypothesis]] = ()) -> Optional[Diagnosis]:
     """None when ``candidate`` matches ``reference`` within ``tol``, else the Diagnosis.
 
     candidate: anything array-like (or None when missing). reference: the right
     gradient, the parameter's shape. N: the batch size; D_O: the output width
     (0: unknown, the outputs' factor is then not tried). hypotheses: gradients
     recomputed under mistakes, looked up by ``key``, or a function returning
-    them (called only when the plain reading fails). precision: a looser
+    them (called only when the plain reading fails). pairs: the same for two
+    mistakes at once, read only when no single one fits. precision: a looser
     tolerance that the candidate's own dtype would meet (float16): right within
     it but not within ``tol`` is ``low_precision``; mistakes are then read at it.
     """
@@ -270,23 +364,58 @@ def diagnose(candidate, reference: np.ndarray, tol: Tolerance, N: int,
         tol = precision
     if cand.shape == ref.shape and not np.any(cand) and np.any(ref):
         return Diagnosis("zero")
-    lazy = _Lazy(hypotheses)
-    for shape, values in _undo_shape(cand, ref, N):
+    lazy = _Lazy(hypotheses, key, ref, tol)
+    options = _undo_shape(cand, ref, N)
+    for shape, values in options:
         found = _read(values, ref, tol, N, D_O, lazy, key, shape)
         if found is not None:
             return found
+    found = best(reshaped_readings(cand, ref, tol, N, D_O, lazy.get(), key), N, D_O)
+    if found is None and pairs:
+        two = _Lazy(pairs, key, ref, tol).get()
+        for shape, values in options:
+            found = found or best(value_readings(values, ref, tol, N, D_O, two, key, shape), N, D_O)
+        found = found or best(reshaped_readings(cand, ref, tol, N, D_O, two, key), N, D_O)
+    if found is not None:
+        return found
     return Diagnosis("wrong_shape") if cand.shape != ref.shape else Diagnosis("unknown")
 
 
+def reaching(hypotheses: Sequence[Hypothesis], key: str, ref: np.ndarray, tol: Tolerance) -> list:
+    """The hypotheses that change ``key``'s gradient, each with that gradient alone, as float64.
+
+    One of ref's shape within ``tol`` of ref does not reach this parameter (a
+    derivative mistake does not reach the output layer): it would only repeat
+    the plain reading.
+    """
+    # max|h − ref| ≤ bound (is_close's rule) implies ‖h − ref‖² ≤ size·bound²: past that, h reaches.
+    far = 1.001 * ref.size * (tol.rtol * float(np.max(np.abs(ref), initial=0.0)) + tol.atol) ** 2
+    out = []
+    for hyp in hypotheses:
+        h = hyp.grads.get(key)
+        if h is None:
+            continue
+        h = np.asarray(h, dtype=np.float64)
+        if not hyp.added and h.shape == ref.shape:
+            d = h - ref
+            if float(np.vdot(d, d)) <= far and is_close(h, ref, tol):
+                continue
+        out.append(hyp._replace(grads={key: h}))
+    return out
+
+
 class _Lazy:
-    """The hypotheses, computed on first use."""
+    """The hypotheses that reach one parameter, computed on first use."""
 
-    def __init__(self, hypotheses):
-        self._source, self._value = hypotheses, None
+    def __init__(self, hypotheses, key: str, ref: np.ndarray, tol: Tolerance):
+        self._source = hypotheses
+        self._value: Optional[list] = None
+        self._key, self._ref, self._tol = key, ref, tol
 
-    def get(self) -> Sequence[Hypothesis]:
+    def get(self) -> list:
         if self._value is None:
-            self._value = list(self._source() if callable(self._source) else self._source)
+            every = self._source() if callable(self._source) else self._source
+            self._value = reaching(every, self._key, self._ref, self._tol)
         return self._value
 
 
@@ -294,11 +423,11 @@ def _read(values, ref, tol, N, D_O, lazy: _Lazy, key, shape) -> Optional[Diagnos
     """The best reading of ``values``: the plain factors first, the hypotheses only when those fail."""
     if shape and is_close(values, ref, tol):  # the shape alone (factors of 1 here kept for consensus)
         detail = "the values are right, only the shape is wrong" if shape == "wrong_shape" else ""
-        readings = (Reading(shape, ()),) + tuple(value_readings(values, ref, tol, N, D_O, (), key, shape))
+        readings = (Reading(shape, ()),) + tuple(value_readings(values, ref, tol, N, D_O, (), key, shape, True))
         return Diagnosis(shape, detail, readings)
-    found = best(value_readings(values, ref, tol, N, D_O, (), key, shape), N, D_O)
+    found = best(value_readings(values, ref, tol, N, D_O, (), key, shape, update=True), N, D_O)
     if found is None:
-        found = best(value_readings(values, ref, tol, N, D_O, lazy.get(), key, shape), N, D_O)
+        found = best(value_readings(values, ref, tol, N, D_O, lazy.get(), key, shape, update=True), N, D_O)
     return found
 
 
@@ -316,118 +445,6 @@ def _undo_shape(cand: np.ndarray, ref: np.ndarray, N: int) -> list[tuple[str, np
         out.append(("transposed", cand.T))
     if cand.size == ref.size:
         out.append(("wrong_shape", cand.reshape(ref.shape)))
-    return out
-
-
-def _wrong_derivatives(act: Activation, Z: str, A: str) -> list[tuple[str, Activation]]:
-    """Activations with ``act``'s forward and a mistaken backward, each with its description."""
-    f, b = act.forward, act.backward
-    out = [
-        (f"{act.name}′ evaluated at the output {A} instead of at {Z} "
-         f"(the derivative applied twice)",
-         Activation(act.name, f, lambda dA, Z_, A_: b(dA, A_, f(A_)))),
-        (f"{act.name}′ written with {Z} where its formula needs {A} (the wrong cached tensor)",
-         Activation(act.name, f, lambda dA, Z_, A_: b(dA, Z_, Z_))),
-        (f"{act.name}′ left out: dL/d{Z} taken as dL/d{A}",
-         Activation(act.name, f, lambda dA, Z_, A_: dA)),
-    ]
-    for other in ACTIVATIONS.values():
-        if other.name not in (act.name, "identity"):
-            out.append((f"{other.name}′ used for a {act.name} layer", Activation(act.name, f, other.backward)))
-    return out
-
-
-def _float64_setup(net, I, Y):
-    params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
-    I = np.asarray(I, dtype=np.float64)
-    Y = as_targets(Y, net.loss_function, net.sizes[-1], I.shape[1], np.dtype(np.float64), "I's batch")
-    return params, I, Y
-
-
-def activation_hypotheses(net, I: np.ndarray, Y: np.ndarray) -> list[Hypothesis]:
-    """The net's gradients recomputed (float64) with each wrong activation derivative substituted.
-
-    The substitution is made in every hidden layer at once and, for deeper nets,
-    in each hidden layer alone; also in the output layer when its activation is
-    not the identity. Uses copies: neither ``net.params`` nor the net's forward
-    cache is touched. I: (D_I, N); Y: (D_O, N) or class indices (N,).
-    """
-    params, I, Y = _float64_setup(net, I, Y)
-    acts = list(net.layer_activations)
-    O, cache = network_forward(params, net.layer_names, acts, I)
-    dO = net.loss_function.backward(O, Y)  # (D_O, N)
-    symbols = layer_symbols(len(acts), net.output_activation)
-    hidden = list(range(len(acts) - 1))
-    scopes = [(hidden, "")] if hidden else []
-    if len(hidden) > 1:
-        scopes += [([i], f" in layer {symbols[i].name} only") for i in hidden]
-    if net.output_activation != "identity":
-        scopes.append(([len(acts) - 1], " in the output layer"))
-    out = []
-    for layers, where in scopes:
-        s = symbols[layers[0]]
-        Z, A = (s.Z, s.A) if len(layers) == 1 else ("H", "Ĥ")
-        for label, wrong in _wrong_derivatives(acts[layers[0]], Z, A):
-            substituted = [wrong if i in layers else a for i, a in enumerate(acts)]
-            grads = network_backward(params, net.layer_names, substituted, cache, dO)
-            out.append(Hypothesis(label + where, grads))
-    return out
-
-
-class ForwardMistake(NamedTuple):
-    """A forward written wrong: what it does, the code, the parameters and activations it really uses."""
-
-    label: str
-    code: str
-    params: dict
-    activations: list
-
-
-def forward_mistakes(net) -> list[ForwardMistake]:
-    """The forward mistakes students make, as nets that compute them (float64 copies).
-
-    Codes: ``bias_missing`` (a bias left out), ``output_activation`` (the hidden
-    activation applied to the output too, on an identity output layer),
-    ``wrong_activation`` (another activation in the hidden layers).
-    """
-    params = {k: np.array(v, dtype=np.float64) for k, v in net.params.items()}
-    acts = list(net.layer_activations)
-    names = list(net.layer_names)
-    out = []
-    for drop in [[n] for n in names] + ([names] if len(names) > 1 else []):
-        zeroed = dict(params, **{"b_" + n: np.zeros_like(params["b_" + n]) for n in drop})
-        out.append(ForwardMistake("your forward leaves out " + " and ".join("b_" + n for n in drop),
-                                  "bias_missing", zeroed, acts))
-    if net.output_activation == "identity" and len(acts) > 1:
-        out.append(ForwardMistake(f"your forward applies {net.activation} to the output O too",
-                                  "output_activation", params, acts[:-1] + [acts[0]]))
-    for other in ACTIVATIONS.values():
-        if other.name != net.activation and len(acts) > 1:
-            label = (f"your forward leaves out {net.activation} (Ĥ = H)" if other.name == "identity" else
-                     f"your forward uses {other.name} where the net has {net.activation}")
-            out.append(ForwardMistake(label, "wrong_activation", params, [other] * (len(acts) - 1) + acts[-1:]))
-    return out
-
-
-def forward_hypotheses(net, I: np.ndarray, Y: np.ndarray) -> list[Hypothesis]:
-    """Gradients a backward inherits from each forward mistake (float64; the net is untouched).
-
-    Two backwards per mistake: the true gradient of the mistaken forward, and the
-    net's own backward equations (e.g. the seed's Ĥ(1 − Ĥ)) run on the mistaken
-    forward's tensors. The gradient of a left-out bias is still reported.
-    """
-    _, I, Y = _float64_setup(net, I, Y)
-    acts = list(net.layer_activations)
-    out = []
-    for m in forward_mistakes(net):
-        O, cache = network_forward(m.params, net.layer_names, m.activations, I)
-        dO = net.loss_function.backward(O, Y)
-        label = m.label + "; the gradients inherit it"
-        out.append(Hypothesis(label, network_backward(m.params, net.layer_names, m.activations, cache, dO),
-                              "forward_mistake"))
-        if [a.name for a in m.activations] != [a.name for a in acts]:
-            out.append(Hypothesis(label, network_backward(m.params, net.layer_names, acts, cache, dO),
-                                  "forward_mistake"))
     return out
 
 

@@ -12,6 +12,8 @@ from typing import Optional, Sequence
 from ..explain import backward_equations, forward_equations, layer_symbols
 from .diagnosis import Diagnosis
 
+SWAPPED = "swapped_with_"  # + the name of the parameter whose gradient is under this key
+
 
 def _fmt_shape(shape) -> str:
     return "(" + "×".join(str(d) for d in shape) + ")" if shape else "(scalar)"
@@ -40,6 +42,8 @@ def _compound(causes: Sequence[str], c: "_Context") -> str:
     eqs = []
     if any(cause in ("negated",) or cause.startswith("scaled_by") for cause in causes):
         eqs.append(c.seed)
+    if "output_activation_derivative" in causes and c.output_dZ not in eqs:
+        eqs.append(c.output_dZ)
     if "activation_derivative" in causes and c.s is not None:
         dZ = c.eqs.get(f"dL/d{c.s.Z}") or next((t for k, t in c.eqs.items() if k.startswith("dL/dH")), "")
         eqs += [dZ] if dZ else []
@@ -67,7 +71,16 @@ def _short(cause: str, c: "_Context") -> str:
         "scaled_by_1/D_O": f"1/D_O = 1/{D_O} of the value (a mean over the outputs)",
         "activation_derivative": "the activation's derivative taken wrong",
         "forward_mistake": "a forward mistake inherited",
-    }.get(cause, cause)
+        "update_not_gradient": "the SGD step −lr·g returned for the gradient g",
+        "weight_decay": f"a penalty's λ·{c.key} added",
+        "output_activation_derivative": ("an activation's derivative at the linear output" if c.linear_output
+                                         else "the output activation's derivative left out"),
+        "pre_activation": "the pre-activation where the activation belongs",
+        "one_sample": "one sample's gradient, not the batch's sum",
+        "product_of_sums": "the batch summed before the outer product",
+        "wrong_axis": "summed over the features (axis 0), not the batch",
+        "returned_parameters": f"{c.key}'s own values",
+    }.get(cause, f"dL/d{cause[len(SWAPPED):]} under the key {c.key!r}" if cause.startswith(SWAPPED) else cause)
 
 
 class _Context:
@@ -85,6 +98,10 @@ class _Context:
         self.output_layer = self.s is not None and self.s.name == "O"
         self.got = _fmt_shape(got_shape) if got_shape is not None else "?"
         self.forward = "; ".join(forward_equations(sizes, N, activation, output_activation))
+        self.linear_output = output_activation == "identity"
+        out = symbols[-1]
+        self.output_dZ = eqs.get(f"dL/d{out.Z}", self.seed)  # dL/dO itself for a linear output
+        self.output_X = out.X
 
 
 def _clause(cause: str, c: _Context) -> str:
@@ -130,6 +147,33 @@ def _clause(cause: str, c: _Context) -> str:
         return f"the derivative is {fix}"
     if cause == "forward_mistake":
         return f"fix the forward first ({c.forward}), then {own}"
+    if cause == "update_not_gradient":
+        return (f"this is the SGD step −lr · dL/d{key}, not the gradient; return {own} "
+                f"and let the update apply −lr")
+    if cause == "weight_decay":
+        return f"a penalty's gradient λ·{key} is added, but the loss has no penalty term; {own}"
+    if cause == "output_activation_derivative":
+        if c.linear_output:
+            return (f"the output is linear (O = W_O·{c.output_X} + b_O): no activation derivative belongs in dL/dO; "
+                    f"{seed}, then {own}")
+        return f"the output activation's derivative is left out; {c.output_dZ}, then {own}"
+    if cause == "pre_activation":
+        return f"the pre-activation (H) is used where the activation (Ĥ), this layer's input, belongs; {own}"
+    if cause == "one_sample":
+        return (f"one sample's gradient where the batch's sum belongs (a loop over the samples that assigns "
+                f"with = where it should add with +=, or one column taken); over the whole batch {own}")
+    if cause == "product_of_sums":
+        return f"the batch is summed before the product, (Σₙ dL/dZₙ)(Σₙ Xₙ)ᵀ; sum the products: {own}"
+    if cause == "wrong_axis":
+        dZ = f"dL/d{c.s.Z}" if c.s else "dL/dZ"
+        return (f"summed over the features (axis 0) where the batch belongs; {own}, "
+                f"i.e. {dZ}.sum(axis=1, keepdims=True)")
+    if cause == "returned_parameters":
+        return f"these are {key}'s own values, not its gradient; return {own}"
+    if cause.startswith(SWAPPED):
+        other = cause[len(SWAPPED):]
+        return (f"this is dL/d{other}, the gradient of {other}, under the key {key!r} (keys swapped or "
+                f"returned in the wrong order); put each gradient under its own key: {own}")
     if cause == "not_finite":
         if not c.output_layer and c.activation in ("sigmoid", "softplus"):
             return f"holds NaN or inf (overflow in exp? use a stable {c.activation}); {own}"

@@ -37,7 +37,8 @@ import numpy as np
 from ..explain import forward_equations
 from ..network import network_forward
 from .comparison import param_tolerance
-from .diagnosis import Diagnosis, best, forward_mistakes, numeric_array, value_readings
+from .diagnosis import Diagnosis, best, numeric_array, value_readings
+from .hypotheses import forward_mistakes
 from .tolerances import Tolerance, is_close
 
 SGD_LR = 0.1  # neither 1 nor ½: lr, 1 and lr² are three different steps

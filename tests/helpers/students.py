@@ -149,7 +149,7 @@ def expected(mistake, names, N):
         "W_out_transposed": {"W_" + out: "transposed"},
         "W_in_transposed": {"W_" + first: "transposed"},
         "zero_W_in": {"W_" + first: "zero"},
-        "W_out_uses_preact": {"W_" + out: "unknown"},
+        "W_out_uses_preact": {"W_" + out: "pre_activation"},
         "b_out_mean": {"b_" + out: "scaled_by_1/N"} if N > 1 else {},
         "b_out_flat": {"b_" + out: "wrong_shape"},
         "b_in_not_summed": {"b_" + first: "not_summed_over_batch"} if N > 1 else {},
@@ -213,7 +213,7 @@ CAUSES = {
     "mse_without_2": {r: ["scaled_by_1/2"] for r in ALL},
     "ce_sum": {r: ["scaled_by_N"] for r in ALL},
     "zero_W_in": {"W_in": ["zero"]},
-    "W_out_uses_preact": {"W_out": ["unknown"]},
+    "W_out_uses_preact": {"W_out": ["pre_activation"]},
     "forward_no_b_H": {r: ["forward_mistake"] for r in ALL},
     "forward_output_activation": {r: ["forward_mistake"] for r in ALL},
     "forward_tanh": {r: ["forward_mistake"] for r in ALL},
@@ -221,7 +221,9 @@ CAUSES = {
 # The order causes are named in (README): shape, sign, constant, batch, outputs, recomputed mistake.
 ORDER = ["not_summed_over_batch", "transposed", "wrong_shape", "negated", "scaled_by_2",
          "scaled_by_1/2", "scaled_by_N", "scaled_by_1/N", "scaled_by_D_O", "scaled_by_1/D_O",
-         "activation_derivative", "forward_mistake", "zero", "unknown"]
+         "update_not_gradient", "weight_decay", "activation_derivative", "output_activation_derivative",
+         "pre_activation", "forward_mistake", "one_sample", "product_of_sums", "wrong_axis", "returned_parameters",
+         "zero", "unknown"]
 FACTORS = {"negated": lambda N, D: -1, "scaled_by_2": lambda N, D: 2, "scaled_by_1/2": lambda N, D: 0.5,
            "scaled_by_N": lambda N, D: N, "scaled_by_1/N": lambda N, D: 1 / N,
            "scaled_by_D_O": lambda N, D: D, "scaled_by_1/D_O": lambda N, D: 1 / D}
