@@ -96,14 +96,14 @@ CATALOGUE = [
     # the tuned step (fast_step.py): its arithmetic, and each check that keeps its all-or-nothing promise
     *[Mutant(name, MB + "fast_step.py", function, original, mutated, (FAST,))
       for name, function, original, mutated in [
-          ("tuned step: the folded update ascends", "TrainStep.__call__", "L.gemm(-lr, dZ", "L.gemm(lr, dZ"),
+          ("tuned step: the folded update ascends", "TrainStep._write", "gemm(-lr, dZ", "gemm(lr, dZ"),
           ("tuned step: the update aside ascends", "TrainStep._aside",
-           "np.subtract(Ws[i], L.G, out=L.G)", "np.add(Ws[i], L.G, out=L.G)"),
+           "np.subtract(Ws[i], layer.new_W, out=layer.new_W)", "np.add(Ws[i], layer.new_W, out=layer.new_W)"),
           ("tuned step: sigmoid without its cap (exp overflows)", "_sigmoid_forward",
            "np.minimum(Z, _CAP[Z.dtype], out=A)", "np.copyto(A, Z)"),
           ("tuned step: the forward overwrites the cache in use", "TrainStep.__call__",
            "s = 1 - self.current", "s = self.current"),
-          ("tuned step: read-only parameters written", "TrainStep.__call__",
+          ("tuned step: read-only parameters written", "TrainStep._parameters",
            "if not flags.writeable:", "if False:"),
           ("tuned step: the forward's bound left out", "TrainStep._bounded",
            "nW * nX + nb <= limit and g", "g"),
