@@ -35,6 +35,7 @@ from typing import NamedTuple
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/oracle/test_check_gradients.py", "tests/twin/test_twins.py", "tests/reference/test_finite_differences.py"]
 FAST = "tests/reference/test_fast_step.py"
+BLAS = "tests/reference/test_blas.py"
 TIMEOUT = 300  # seconds per mutant; a mutant that hangs counts as killed
 # Runs in the copy: import the package from there (or exit 99), then the tests, with the
 # installed plugin's entry point left out so that nothing is imported from elsewhere first.
@@ -117,6 +118,16 @@ CATALOGUE = [
            "return math.isfinite(float(np.vdot(aside, aside)))", "return True"),
           ("tuned step: an overflow aside not caught", "TrainStep._aside",
            "except FloatingPointError:", "except ZeroDivisionError:"),
+      ]],
+    # NumPy's gemm (_blas.py): the lookup's fallback and a check at the call
+    *[Mutant(name, MB + "_blas.py", function, original, mutated, (BLAS,))
+      for name, function, original, mutated in [
+          ("gemm: any BLAS taken for NumPy's OpenBLAS", "numpy_gemm",
+           'if name != "scipy-openblas":', "if name is None:"),
+          ("gemm: a read-only or unaligned output written", "Gemm.__call__",
+           "and C.flags.carray", "and C.flags.c_contiguous"),
+          ("gemm: an output overlapping an input written", "Gemm.__call__",
+           "and not np.may_share_memory(C, A)", ""),
       ]],
 ]
 
