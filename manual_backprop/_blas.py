@@ -29,7 +29,8 @@ import importlib
 import numpy as np
 
 SYMBOL_PREFIX = "scipy_cblas_"  # scipy-openblas's prefix of its CBLAS names
-MODULE = "numpy._core._multiarray_umath"  # links NumPy's BLAS, so its handle finds the BLAS's names
+# NumPy's extension module that links its BLAS, so that its handle finds the BLAS's names (NumPy 2, then 1.x)
+MODULES = ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath")
 _ROW_MAJOR, _PLAIN, _TRANSPOSED = 101, 111, 112  # CBLAS's enum values
 _DTYPES = ((np.dtype(np.float64), "d", ctypes.c_double), (np.dtype(np.float32), "s", ctypes.c_float))
 
@@ -117,25 +118,30 @@ def numpy_gemm() -> tuple[Gemm | None, str]:
     if not isinstance(config, dict):
         return None, (f"NumPy {np.__version__} states no build configuration (numpy.__config__.CONFIG, "
                       f"NumPy ≥ 1.26), so its BLAS is unknown: np.matmul")
-    blas = config.get("Build Dependencies", {}).get("blas", {})
+    dependencies = config.get("Build Dependencies")
+    blas = dependencies.get("blas") if isinstance(dependencies, dict) else None
     name = blas.get("name") if isinstance(blas, dict) else None
     if name != "scipy-openblas":
         return None, (f"NumPy's BLAS is {name or 'not stated in numpy.__config__.CONFIG'}, not its wheels' "
                       f"OpenBLAS (scipy-openblas): np.matmul")
-    wide = "64BITINT" in str(blas.get("openblas configuration", ""))
+    wide = "64BITINT" in str(blas.get("openblas configuration", ""))  # type: ignore[union-attr]
     index, suffix = (ctypes.c_int64, "64_") if wide else (ctypes.c_int32, "")
-    try:
-        path = importlib.import_module(MODULE).__file__
-        lib = ctypes.CDLL(path)  # already loaded: this only gives its handle
-    except (ImportError, OSError) as err:
-        return None, f"NumPy's {MODULE} could not be opened ({type(err).__name__}: {err}): np.matmul"
+    lib, failures = None, []
+    for module in MODULES:
+        try:
+            lib = ctypes.CDLL(importlib.import_module(module).__file__)  # already loaded: this gives its handle
+            break
+        except (ImportError, OSError) as err:
+            failures.append(f"{module}: {type(err).__name__}: {err}")
+    if lib is None:
+        return None, f"NumPy's extension module could not be opened ({'; '.join(failures)}): np.matmul"
     functions, symbols = {}, []
     for dtype, letter, real in _DTYPES:
         symbol = f"{SYMBOL_PREFIX}{letter}gemm{suffix}"
         try:
             fn = getattr(lib, symbol)
         except AttributeError:
-            return None, (f"OpenBLAS's {symbol} not found in NumPy's {MODULE} (its BLAS exports other "
+            return None, (f"OpenBLAS's {symbol} not found in NumPy's {module} (its BLAS exports other "
                           f"names): np.matmul")
         fn.restype = None
         fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, index, index, index, real,
@@ -146,7 +152,7 @@ def numpy_gemm() -> tuple[Gemm | None, str]:
     wrong = _self_test(gemm)
     if wrong:
         return None, f"OpenBLAS's {wrong}: np.matmul"
-    return gemm, (f"OpenBLAS's {' and '.join(symbols)} found in NumPy's {MODULE} "
+    return gemm, (f"OpenBLAS's {' and '.join(symbols)} found in NumPy's {module} "
                   f"({64 if wide else 32}-bit integers)")
 
 

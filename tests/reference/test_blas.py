@@ -50,7 +50,14 @@ def with_renamed_symbols(monkeypatch):
 
 
 def with_module_missing(monkeypatch):
-    monkeypatch.setattr(_blas, "MODULE", "numpy._core._no_such_module")
+    monkeypatch.setattr(_blas, "MODULES", ("numpy._core._no_such_module",))
+
+
+def with_wrong_results(monkeypatch):
+    """float64 arrays handed to the float32 gemm (which reads half their bytes, never beyond them): a library
+    whose gemm computes something else."""
+    (f64, _, _), (f32, s, single) = _blas._DTYPES
+    monkeypatch.setattr(_blas, "_DTYPES", ((f64, s, single), (f32, s, single)))
 
 
 # (id, patch, words the reason must hold)
@@ -61,6 +68,7 @@ FALLBACKS = [
     ("config-none", with_config_none, ["numpy.__config__.CONFIG", "np.matmul"]),
     ("renamed-symbol", with_renamed_symbols, ["renamed_cblas_dgemm", "not found", "np.matmul"]),
     ("module-missing", with_module_missing, ["_no_such_module", "ModuleNotFoundError", "np.matmul"]),
+    ("wrong-results", with_wrong_results, ["gemm gave", "np.matmul"]),
 ]
 
 
