@@ -124,13 +124,13 @@ def step_functions(sizes, N, dtype, compile_torch: bool, matmul_route: bool = Fa
             opt.step()
         return step
 
-    twin = MLP(sizes, dtype=dtype, seed=0)
+    twin = MLP(sizes, dtype=dtype, seed=0) if matmul_route else None
 
     def manual_matmul_route():
         use = fast_step.USE_GEMM
         fast_step.USE_GEMM = False
         try:
-            twin.train_step(I, Y, LR)
+            twin.train_step(I, Y, LR)  # type: ignore[union-attr]
         finally:
             fast_step.USE_GEMM = use
 
