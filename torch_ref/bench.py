@@ -130,7 +130,7 @@ def step_functions(sizes, N, dtype, compile_torch: bool, matmul_route: bool = Fa
         use = fast_step.USE_GEMM
         fast_step.USE_GEMM = False
         try:
-            twin.train_step(I, Y, LR)  # type: ignore[union-attr]
+            twin.train_step(I, Y, LR)
         finally:
             fast_step.USE_GEMM = use
 
