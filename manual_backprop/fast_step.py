@@ -20,10 +20,11 @@ differs in these ways, each for speed:
   reads and writes ``W`` again. The forward's bias goes the same way: ``Z`` is
   filled with ``b`` (a write-only pass) and the ``gemm`` adds ``W X`` into it.
   NumPy exposes no α or β, so ``gemm`` is called through ``ctypes`` in the
-  OpenBLAS that NumPy itself loaded (``_numpy_gemm``): the same library and
-  the same thread pool as ``np.matmul``. Where NumPy was built against another
-  BLAS (its build configuration says which), for small layers, and with
-  ``USE_GEMM = False``, the step uses ``np.matmul`` and updates as below.
+  OpenBLAS that NumPy itself loaded (``_blas.numpy_gemm``, which checks every
+  argument at the call): the same library and the same thread pool as
+  ``np.matmul``. Where NumPy was built against another BLAS (its build
+  configuration says which; ``gemm_route()`` says why), for small layers, and
+  with ``USE_GEMM = False``, the step uses ``np.matmul`` and updates as below.
 - **All or nothing, checked cheaply.** The reference forms the new values
   aside and scans them. A folded layer can't: the ``gemm`` writes ``W`` as it
   goes. So before the first write, one BLAS dot per array gives ``‖W‖``,
@@ -71,21 +72,22 @@ later ``net.backward``.
 
 from __future__ import annotations
 
-import ctypes
-import importlib
 import math
 import weakref
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 
+from ._blas import numpy_gemm
+from .network import network_backward, network_forward
 from .validation import OUTPUT_HINT, check_finite
 
-USE_GEMM = True  # False: np.matmul and a separate update pass everywhere (the tests run both)
+USE_GEMM = True  # False: np.matmul and a separate update pass everywhere (read at every step; the tests run both)
 GEMM_MIN = 1 << 18  # layers of fewer multiply-adds use np.matmul: ctypes' call overhead would dominate
 
 _STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # net -> its TrainStep
-_GEMM: dict | None = None  # dtype -> gemm(alpha, A, trans_a, B, trans_b, beta, C), once looked up
+_wrap: Callable | None = None  # set by instrumented(): what each step's gemm and kernels are wrapped in
 
 
 def train_step(net, I: np.ndarray, Y: np.ndarray, lr: float):
@@ -102,65 +104,69 @@ def train_step(net, I: np.ndarray, Y: np.ndarray, lr: float):
     return step(net, I, Y, lr)
 
 
-# --- NumPy's own gemm, through ctypes -------------------------------------------------------------
+class GemmRoute(NamedTuple):
+    """Whether large layers fold their update into NumPy's own gemm, and a sentence saying why."""
 
-def _numpy_gemm() -> dict:
-    """``{dtype: gemm}`` for float64 and float32 from the OpenBLAS NumPy loaded, or ``{}``.
+    taken: bool
+    reason: str
 
-    Only for NumPy's own wheels' BLAS, scipy-openblas, whose exported names and
-    integer width the build configuration states (``scipy_cblas_dgemm64_`` with
-    64-bit integers, or without the suffix with 32-bit ones). Anything else, or
-    any failure to find the names, leaves the step on ``np.matmul``.
+
+def gemm_route() -> GemmRoute:
+    """The route large layers take here: NumPy's own gemm, or np.matmul throughout, and why."""
+    if not USE_GEMM:
+        return GemmRoute(False, "manual_backprop.fast_step.USE_GEMM is False: np.matmul")
+    gemm, reason = numpy_gemm()
+    return GemmRoute(gemm is not None, reason)
+
+
+@contextmanager
+def instrumented(wrap: Callable[[str, Callable], Callable]) -> Iterator[None]:
+    """Within the block, every step calls each NumPy function, its gemm and its kernels through ``wrap``.
+
+    ``wrap(name, fn)`` returns what the step calls in place of ``fn``; ``name`` is
+    a NumPy function's (``"matmul"``, ``"vdot"``, …), ``"gemm"``, or a kernel's
+    (``"sigmoid forward"``). A kernel's own NumPy calls go through ``wrap`` too.
+    For ``scripts/step_profile.py``, which times each; every net's step is
+    rebuilt on entering and on leaving. Not for a process whose other threads
+    step at the same time.
     """
-    global _GEMM
-    if _GEMM is None:
-        try:
-            _GEMM = _load_gemm()
-        except Exception:  # pragma: no cover - any surprise in a foreign build: use np.matmul
-            _GEMM = {}
-    return _GEMM
-
-
-def gemm_route() -> bool:
-    """Whether large layers fold their update into NumPy's own gemm here (else np.matmul throughout)."""
-    return bool(USE_GEMM and _numpy_gemm())
-
-
-def _load_gemm() -> dict:
-    config = getattr(np.__config__, "CONFIG", {})  # NumPy ≥ 1.26
-    blas = config.get("Build Dependencies", {}).get("blas", {})
-    if blas.get("name") != "scipy-openblas":
-        return {}
-    wide = "64BITINT" in str(blas.get("openblas configuration", ""))
-    index, suffix = (ctypes.c_int64, "64_") if wide else (ctypes.c_int, "")
+    global np, _wrap
+    plain = np
+    np, _wrap = _WrappedNumpy(plain, wrap), wrap  # type: ignore[assignment]
+    _STEPS.clear()
     try:
-        umath = importlib.import_module("numpy._core._multiarray_umath")
-    except ImportError:  # pragma: no cover - NumPy 1.x
-        umath = importlib.import_module("numpy.core._multiarray_umath")
-    lib = ctypes.CDLL(umath.__file__)  # already loaded: its handle also finds the BLAS it links
-    found = {}
-    for dtype, letter, real in ((np.float64, "d", ctypes.c_double), (np.float32, "s", ctypes.c_float)):
-        fn = getattr(lib, f"scipy_cblas_{letter}gemm{suffix}")
-        fn.restype = None
-        fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, index, index, index, real,
-                       ctypes.c_void_p, index, ctypes.c_void_p, index, real, ctypes.c_void_p, index]
-        found[np.dtype(dtype)] = _gemm_caller(fn)
-    return found
+        yield
+    finally:
+        np, _wrap = plain, None
+        _STEPS.clear()
 
 
-def _gemm_caller(fn):
-    row_major, plain, transposed = 101, 111, 112  # CBLAS's enum values
+class _WrappedNumpy:
+    """``numpy`` as ``instrumented`` hands it to this module: each function looked up is ``wrap``-ed once."""
 
-    def gemm(alpha, A, trans_a, B, trans_b, beta, C):
-        """C := alpha · op(A) op(B) + beta · C, all C-contiguous 2-D arrays of one dtype; op = ·ᵀ if trans."""
-        M, N = C.shape
-        K = A.shape[0] if trans_a else A.shape[1]
-        fn(row_major, transposed if trans_a else plain, transposed if trans_b else plain, M, N, K,
-           alpha, A.ctypes.data, A.shape[1], B.ctypes.data, B.shape[1], beta, C.ctypes.data, N)
-    return gemm
+    def __init__(self, numpy, wrap):
+        self._numpy, self._wrap = numpy, wrap
+
+    def __getattr__(self, name):
+        value = getattr(self._numpy, name)
+        if callable(value) and not isinstance(value, type):
+            value = self._wrap(name, value)
+        setattr(self, name, value)
+        return value
 
 
-# --- element-wise kernels, in place, with one scratch array T of the same shape ------------------
+# --- each activation's kernels ---------------------------------------------------------------------
+# forward(Z, A, T) -> the activation, written into A when the kernels own an output buffer (else A is None);
+# backward(dA, Z, A, T) -> dL/dZ, formed in dA's buffer when in place. T is scratch of the layer's shape.
+
+class Kernels(NamedTuple):
+    """One activation's forward and backward as the step calls them (signatures above)."""
+
+    forward: Callable
+    backward: Callable
+    own_output: bool  # the forward writes into a buffer of the layer's (else it returns Z or a new array)
+    bounded: bool  # every output is at most 1 in magnitude
+
 
 def _exp_cap(dtype) -> float:
     """The largest whole number whose exp is finite in ``dtype`` (709 in float64, 88 in float32)."""
@@ -173,56 +179,74 @@ def _sigmoid_forward(Z, A, T):
     np.exp(A, out=A)
     np.add(A, 1.0, out=T)
     np.divide(A, T, out=A)
+    return A
 
 
-def _sigmoid_backward(dA, A, T):
+def _sigmoid_backward(dA, Z, A, T):
     """dA := dA ⊙ A ⊙ (1 − A), in the reference's order, so bit for bit its result."""
     np.subtract(1.0, A, out=T)
     dA *= A
     dA *= T
+    return dA
 
 
 def _tanh_forward(Z, A, T):
     np.tanh(Z, out=A)
+    return A
 
 
-def _tanh_backward(dA, A, T):
+def _tanh_backward(dA, Z, A, T):
     """dA := dA ⊙ (1 − A²), in the reference's order."""
     np.multiply(A, A, out=T)
     np.subtract(1.0, T, out=T)
     dA *= T
+    return dA
+
+
+def _identity_forward(Z, A, T):
+    return Z
+
+
+def _identity_backward(dA, Z, A, T):
+    return dA
 
 
 _CAP = {np.dtype(d): _exp_cap(d) for d in (np.float64, np.float32)}
 
-# name -> (forward(Z, A, T), backward_in_place(dA, A, T), output bounded by 1 in magnitude)
-FAST_ACTIVATIONS = {
-    "sigmoid": (_sigmoid_forward, _sigmoid_backward, True),
-    "tanh": (_tanh_forward, _tanh_backward, True),
+FAST_KERNELS = {  # in place, with fewer passes than the registry's; every other activation: kernels_for
+    "sigmoid": Kernels(_sigmoid_forward, _sigmoid_backward, own_output=True, bounded=True),
+    "tanh": Kernels(_tanh_forward, _tanh_backward, own_output=True, bounded=True),
+    "identity": Kernels(_identity_forward, _identity_backward, own_output=False, bounded=False),
 }
 
 
-class _Layer:
-    """One layer's buffers and choices; ``sets`` holds its (Z, A) in each of the two forward sets."""
+def kernels_for(act) -> Kernels:
+    """The kernels the step uses for the registry's activation ``act``: its fast ones, else its own pair."""
+    fast = FAST_KERNELS.get(act.name)
+    if fast is not None:
+        return fast
+    forward, backward = act.forward, act.backward
+    return Kernels(lambda Z, A, T: forward(Z), lambda dA, Z, A, T: backward(dA, Z, A),
+                   own_output=False, bounded=False)
 
-    __slots__ = ("W_key", "b_key", "shapes", "act", "kind", "forward", "backward", "gemm", "sets", "G",
-                 "db", "db_column", "new_b", "ones", "T", "bounded_input")
+
+class _Layer:
+    """One layer's parameters' keys, its kernels, its product route and its buffers."""
+
+    __slots__ = ("W_key", "b_key", "W_shape", "b_shape", "kernels", "gemm", "buffers", "new_W", "new_b",
+                 "new_b_column", "scratch", "bounded_input")
     W_key: str
     b_key: str
-    shapes: tuple
-    act: Any  # the registry's Activation
-    kind: str  # "fast" (a kernel here), "identity" or "other" (the registry's forward and backward)
-    forward: Any
-    backward: Any
-    gemm: Any  # NumPy's gemm when the update is folded into it, else None
-    sets: list
-    G: Any  # without gemm: the weight's gradient, then its new value (a view of the aside array)
-    db: np.ndarray  # the bias gradient, flat; without gemm then its new value
-    db_column: np.ndarray  # the same, (fan_out, 1)
-    new_b: Any  # with gemm: the new bias, formed aside
-    ones: np.ndarray
-    T: np.ndarray
-    bounded_input: bool
+    W_shape: tuple
+    b_shape: tuple
+    kernels: Kernels
+    gemm: Any  # NumPy's gemm when the layer's update is folded into it, else None (np.matmul)
+    buffers: list  # (Z, A) in each of the forward's two sets; A is None unless the kernels own an output
+    new_W: Any  # not folded: dL/dW, then W − lr · dL/dW over it, in the aside array; folded: None
+    new_b: np.ndarray  # dL/db (flat), then b − lr · dL/db over it
+    new_b_column: np.ndarray  # the same, (fan_out, 1)
+    scratch: np.ndarray  # the kernels' T
+    bounded_input: bool  # the layer's input is a sigmoid's or tanh's output
 
 
 class TrainStep:
@@ -232,155 +256,162 @@ class TrainStep:
         self.sizes, self.dtype, self.N = tuple(net.sizes), np.dtype(net.dtype), N
         self.activations = tuple(net.layer_activations)
         self.loss = net.loss_function
+        self.use_gemm = USE_GEMM
         dt = self.dtype
-        gemm = _numpy_gemm().get(dt) if USE_GEMM else None
+        gemm = numpy_gemm()[0] if USE_GEMM else None
         outs = self.sizes[1:]
-        self.layers: list[_Layer] = []
         pairs = list(zip(self.sizes[:-1], outs))
         folded = [gemm is not None and fan_in * fan_out * N >= GEMM_MIN for fan_in, fan_out in pairs]
         # the new values of the layers whose update is not folded into a gemm, formed aside in one array
         aside = np.empty(sum(fo * (fi + 1) for (fi, fo), f in zip(pairs, folded) if not f), dt)
         self.aside = aside if aside.size else None
+        self.ones = np.ones(N, dt)  # Σ over the batch as a product with ones
+        scratch = np.empty(max(outs) * N, dt)  # the kernels' T, one view per layer
+        self.layers: list[_Layer] = []
         start = 0
-        ones = np.ones(N, dt)  # Σ over the batch as a product with ones
         bounded = False  # the input I is not bounded; a sigmoid or tanh output is, by 1
         for name, (fan_in, fan_out), act, fold in zip(net.layer_names, pairs, self.activations, folded):
-            L = _Layer()
-            L.W_key, L.b_key, L.act = "W_" + name, "b_" + name, act
-            L.shapes = ((fan_out, fan_in), (fan_out, 1))
-            L.kind = ("fast" if act.name in FAST_ACTIVATIONS else
-                      "identity" if act.name == "identity" else "other")
-            L.forward, L.backward, bounded_output = FAST_ACTIVATIONS.get(act.name, (None, None, False))
-            L.gemm = gemm if fold else None
-            L.sets = [(np.empty((fan_out, N), dt), np.empty((fan_out, N), dt) if L.kind == "fast" else None)
-                      for _ in range(2)]
-            if fold:  # the bias's new value aside; the weight's is written by the gemm
-                L.G, L.db = None, np.empty(fan_out, dt)
-                L.new_b = np.empty((fan_out, 1), dt)
-            else:  # the gradient, then the new value, in the aside array
-                L.G = aside[start:start + fan_out * fan_in].reshape(fan_out, fan_in)
-                L.db = aside[start + fan_out * fan_in:start + fan_out * (fan_in + 1)]
-                L.new_b = None
+            layer = _Layer()
+            layer.W_key, layer.b_key = "W_" + name, "b_" + name
+            layer.W_shape, layer.b_shape = (fan_out, fan_in), (fan_out, 1)
+            layer.kernels = self._wrapped(kernels_for(act), act.name)
+            layer.gemm = (_wrap("gemm", gemm) if _wrap else gemm) if fold else None
+            layer.buffers = [(np.empty((fan_out, N), dt),
+                              np.empty((fan_out, N), dt) if layer.kernels.own_output else None)
+                             for _ in range(2)]
+            if fold:  # the gemm writes the new weight; the new bias is formed aside
+                layer.new_W, layer.new_b = None, np.empty(fan_out, dt)
+            else:
+                layer.new_W = aside[start:start + fan_out * fan_in].reshape(fan_out, fan_in)
+                layer.new_b = aside[start + fan_out * fan_in:start + fan_out * (fan_in + 1)]
                 start += fan_out * (fan_in + 1)
-            L.db_column = L.db.reshape(fan_out, 1)
-            L.ones = ones
-            L.bounded_input, bounded = bounded, bounded_output
-            self.layers.append(L)
-        self.current = 1  # the set last handed out; the next step writes the other one
-        # dL/dA of every hidden layer's output (dZ is formed in it, in place); dL/dO; one scratch
-        self.dA = [np.empty((d, N), dt) for d in outs[:-1]]
-        self.dO = np.empty((outs[-1], N), dt) if self.loss.name in ("half_sse", "mse") else None
-        T = np.empty(max(outs) * N, dt)  # the kernels' scratch, one view per layer
-        for L, d in zip(self.layers, outs):
-            L.T = T[:d * N].reshape(d, N)
+            layer.new_b_column = layer.new_b.reshape(fan_out, 1)
+            layer.scratch = scratch[:fan_out * N].reshape(fan_out, N)
+            layer.bounded_input, bounded = bounded, layer.kernels.bounded
+            self.layers.append(layer)
+        self.current = 1  # the buffer set last handed out; the next step writes the other one
+        self.dA_buffers = [np.empty((d, N), dt) for d in outs[:-1]]  # dL/dA of each hidden layer, then its dZ
+        self.dO_buffer = np.empty((outs[-1], N), dt) if self.loss.name in ("half_sse", "mse") else None
         self.limit = 0.25 * float(np.finfo(dt).max)  # margin for the rounding of the bounds' own terms
-        self.params_in_order = [(key, shape, is_W) for L in self.layers
-                                for key, shape, is_W in ((L.W_key, L.shapes[0], True), (L.b_key, L.shapes[1], False))]
-        self.folded = [i for i, L in enumerate(self.layers) if L.gemm]
-        self.not_folded = [i for i, L in enumerate(self.layers) if not L.gemm]
+        self.folded = [i for i, layer in enumerate(self.layers) if layer.gemm]
+        self.not_folded = [i for i, layer in enumerate(self.layers) if not layer.gemm]
+
+    @staticmethod
+    def _wrapped(kernels: Kernels, name: str) -> Kernels:
+        if _wrap is None:
+            return kernels
+        return kernels._replace(forward=_wrap(f"{name} forward", kernels.forward),
+                                backward=_wrap(f"{name} backward", kernels.backward))
 
     def fits(self, net, N: int) -> bool:
-        """Still the right buffers: same batch, dtype, layers and loss (the parameters' shapes are checked
-        on every call)."""
+        """Still the right buffers: same batch, dtype, layers, loss and route (the parameters' shapes are
+        checked on every call)."""
         return (N == self.N and net.dtype == self.dtype and net.layer_activations == self.activations
-                and net.loss_function == self.loss)
+                and net.loss_function == self.loss and self.use_gemm == USE_GEMM)
 
     def __call__(self, net, I, Y, lr):
-        params, dt, layers = net.params, self.dtype, self.layers
-        if len(params) != 2 * len(layers):
+        parameters = self._parameters(net)
+        if parameters is None:  # another layout or dtype
             return self._reference_step(net, I, Y, lr)
-        Ws, bs = [], []
-        for key, shape, into in self.params_in_order:  # C-ordered, writable arrays of the net's dtype, shape
-            p = params.get(key)
-            flags = p.flags if type(p) is np.ndarray else None
-            if flags is None or p.dtype != dt or p.shape != shape or not (flags.c_contiguous and flags.aligned):
-                return self._reference_step(net, I, Y, lr)  # another layout or dtype: the reference's road
-            if not flags.writeable:
-                raise ValueError(f"net.params[{key!r}] is read-only (flags.writeable is False): "
-                                 f"train_step updates the parameters in place")
-            (Ws if into else bs).append(p)
-        s = 1 - self.current
+        Ws, bs = parameters
+        s = 1 - self.current  # the buffer set not in the net's cache
+        cache = self._forward(Ws, bs, I, s)
+        loss, dO, sq_dO = self._loss(cache[-1][2], Y)
+        dZs = self._backward(Ws, cache, dO)
+        # every check before the first write
+        if not (self._bounded(Ws, bs, dZs, cache, lr, sq_dO) and self._aside(Ws, bs, dZs, cache, lr)):
+            return self._reference_step(net, I, Y, lr)  # a value at or near overflow: the reference names it
+        self._write(Ws, bs, dZs, cache, lr)
+        self.current = s
+        return loss, cache
 
-        # forward: Z = W X + b, A = f(Z), into set s
+    # --- the step, in order -----------------------------------------------------------------------
+
+    def _parameters(self, net):
+        """(the weights, the biases), each C-ordered, aligned, of the step's dtype and shape; None if one is
+        not (the reference's road takes it). A read-only one is a ValueError."""
+        params, dt = net.params, self.dtype
+        if len(params) != 2 * len(self.layers):
+            return None
+        Ws, bs = [], []
+        for layer in self.layers:
+            for key, shape, into in ((layer.W_key, layer.W_shape, Ws), (layer.b_key, layer.b_shape, bs)):
+                p = params.get(key)
+                flags = p.flags if type(p) is np.ndarray else None
+                if flags is None or p.dtype != dt or p.shape != shape or not (flags.c_contiguous and flags.aligned):
+                    return None
+                if not flags.writeable:
+                    raise ValueError(f"net.params[{key!r}] is read-only (flags.writeable is False): "
+                                     f"train_step updates the parameters in place")
+                into.append(p)
+        return Ws, bs
+
+    def _forward(self, Ws, bs, I, s):
+        """Z = W X + b and A = f(Z) of every layer, into buffer set ``s``; returns the cache [(X, Z, A)]."""
         X = I if I.flags.aligned else I.copy()  # C-contiguous already (MLP.train_step); gemm wants it aligned
         cache = []
-        for L, W, b in zip(layers, Ws, bs):
-            Z, A = L.sets[s]
-            if L.gemm:
+        for layer, W, b in zip(self.layers, Ws, bs):
+            Z, A = layer.buffers[s]
+            if layer.gemm:
                 np.copyto(Z, b)  # broadcast over the batch; the gemm adds W X into it (β = 1)
-                L.gemm(1.0, W, False, X, False, 1.0, Z)
+                layer.gemm(1.0, W, False, X, False, 1.0, Z)
             else:
                 np.matmul(W, X, out=Z)
                 Z += b
-            if A is not None:
-                L.forward(Z, A, L.T)
-            elif L.kind == "identity":
-                A = Z
-            else:
-                A = L.act.forward(Z)
+            A = layer.kernels.forward(Z, A, layer.scratch)
             cache.append((X, Z, A))
             X = A
-
-        # loss and its gradient dL/dO
-        dO = self._loss(X, Y)
-
-        # backward: dZ of every layer (formed in the dA buffers, in place), dX = Wᵀ dZ with the old W
-        dZs = [dO] * len(layers)
-        dA = dO
-        for i in range(len(layers) - 1, -1, -1):
-            L = layers[i]
-            if L.backward is not None:
-                L.backward(dA, cache[i][2], L.T)
-            elif L.kind != "identity":
-                dA = L.act.backward(dA, cache[i][1], cache[i][2])
-            dZs[i] = dA
-            if i:
-                np.matmul(Ws[i].T, dA, out=self.dA[i - 1])
-                dA = self.dA[i - 1]
-
-        # every check before the first write
-        if not (self._bounded(Ws, bs, dZs, cache, lr) and self._aside(Ws, bs, dZs, cache, lr)):
-            return self._reference_step(net, I, Y, lr)
-        for L, W, b, dZ, (X, _, _) in zip(layers, Ws, bs, dZs, cache):
-            if L.gemm:
-                np.copyto(b, L.new_b)
-                L.gemm(-lr, dZ, False, X, True, 1.0, W)  # W += −lr · dZ Xᵀ
-            else:
-                np.copyto(W, L.G)
-                np.copyto(b, L.db_column)
-        self.current = s
-        return self.L, cache
-
-    # --- the pieces -------------------------------------------------------------------------------
+        return cache
 
     def _loss(self, O, Y):
-        """Sets self.L and self.sq_dO (‖dL/dO‖², or None); returns dL/dO (a buffer of the step or a fresh
-        array, free to overwrite)."""
-        name = self.loss.name
-        if self.dO is not None:  # half_sse, mse: one difference serves the value and the gradient
-            d = np.subtract(O, Y, out=self.dO)
+        """(the loss, dL/dO, ‖dL/dO‖² or None). dL/dO is a buffer of the step or a new array, free to
+        overwrite."""
+        d = self.dO_buffer
+        if d is not None:  # half_sse, mse: one difference serves the value and the gradient
+            np.subtract(O, Y, out=d)
             sq = float(np.vdot(d, d))
             if not math.isfinite(sq):
                 check_finite(O, "the output O", OUTPUT_HINT)
                 self._overflowed(sq)
-            if name == "half_sse":
-                self.L, self.sq_dO = 0.5 * sq, sq
-            else:
-                self.L, self.sq_dO = sq / d.size, sq * (2.0 / d.size) ** 2 * 1.0001  # rounding margin
-                d *= 2.0 / d.size
-            return d
+            if self.loss.name == "half_sse":
+                return 0.5 * sq, d, sq
+            d *= 2.0 / d.size
+            return sq / d.size, d, sq * (2.0 / d.size) ** 2 * 1.0001  # rounding margin
         check_finite(O, "the output O", OUTPUT_HINT)
-        self.L, self.sq_dO = self.loss.forward(O, Y), None
-        if not math.isfinite(self.L):
-            self._overflowed(self.L)
-        return self.loss.backward(O, Y)
+        loss = self.loss.forward(O, Y)
+        if not math.isfinite(loss):
+            self._overflowed(loss)
+        return loss, self.loss.backward(O, Y), None
+
+    def _backward(self, Ws, cache, dO):
+        """dL/dZ of every layer, the last first, each formed in dL/dA's buffer where the kernels work in place;
+        dL/dX = Wᵀ dZ with the old W."""
+        dZs: list = [None] * len(self.layers)
+        dA = dO
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer, (_, Z, A) = self.layers[i], cache[i]
+            dZs[i] = layer.kernels.backward(dA, Z, A, layer.scratch)
+            if i:
+                dA = np.matmul(Ws[i].T, dZs[i], out=self.dA_buffers[i - 1])
+        return dZs
+
+    def _write(self, Ws, bs, dZs, cache, lr):
+        """Every new value into the parameters, once every check has passed."""
+        for layer, W, b, dZ, (X, _, _) in zip(self.layers, Ws, bs, dZs, cache):
+            np.copyto(b, layer.new_b_column)
+            if layer.gemm:
+                layer.gemm(-lr, dZ, False, X, True, 1.0, W)  # W += −lr · dZ Xᵀ
+            else:
+                np.copyto(W, layer.new_W)
+
+    # --- the checks -------------------------------------------------------------------------------
 
     def _overflowed(self, value):
         raise ValueError(f"the loss {self.loss.name} overflowed {self.dtype.name} ({value!r}) from finite "
                          f"outputs and targets: the outputs are too far from the targets; "
                          f"{OUTPUT_HINT}")
 
-    def _bounded(self, Ws, bs, dZs, cache, lr) -> bool:
+    def _bounded(self, Ws, bs, dZs, cache, lr, sq_dO) -> bool:
         """For the layers whose update the gemm folds in: nothing overflowed, and no new value can.
 
         From ‖W‖, ‖b‖, ‖X‖ and ‖dZ‖ (each finite only if every entry is): every partial sum of
@@ -388,23 +419,24 @@ class TrainStep:
         ‖dZ‖‖X‖``, so a new weight is at most ``‖W‖ + lr g``; a partial bias sum over the batch
         is at most ``√N ‖dZ‖``, so a new bias is at most ``‖b‖ + lr √N ‖dZ‖``. Each bound is
         checked before the arithmetic it covers. False (a NaN or inf among them, or a bound
-        beyond a quarter of the dtype's maximum) sends the step to the reference. Sets the new
-        biases, aside.
+        beyond a quarter of the dtype's maximum) sends the step to the reference. Forms the new
+        biases, aside. ``sq_dO`` is the loss's ‖dL/dO‖² (or None): it stands for ‖dZ‖² when dZ is in
+        dO's buffer, where dZ is dO or an in-place kernel's dO ⊙ f′ with |f′| ≤ 1.
         """
         limit, root_N, sqrt, vdot = self.limit, math.sqrt(self.N), math.sqrt, np.vdot
         for i in self.folded:
-            L, W, b, dZ, X = self.layers[i], Ws[i], bs[i], dZs[i], cache[i][0]
-            nX = sqrt(X.size) if L.bounded_input else sqrt(float(vdot(X, X)))
+            layer, W, b, dZ, X = self.layers[i], Ws[i], bs[i], dZs[i], cache[i][0]
+            nX = sqrt(X.size) if layer.bounded_input else sqrt(float(vdot(X, X)))
             nW = sqrt(float(vdot(W, W)))
             nb = sqrt(float(vdot(b, b)))
-            ndZ = sqrt(self.sq_dO if dZ is self.dO else float(vdot(dZ, dZ)))  # the loss has ‖dO‖²
+            ndZ = sqrt(sq_dO if sq_dO is not None and dZ is self.dO_buffer else float(vdot(dZ, dZ)))
             g, sums = ndZ * nX, root_N * ndZ
             if not (nW * nX + nb <= limit and g <= limit and nW + lr * g <= limit
                     and sums <= limit and nb + lr * sums <= limit):  # also False for NaN and inf
                 return False
-            new_b = L.new_b
-            np.matmul(dZ, L.ones, out=L.db)  # Σ over the batch
-            np.multiply(L.db_column, lr, out=new_b)
+            new_b = layer.new_b_column
+            np.matmul(dZ, self.ones, out=layer.new_b)  # Σ over the batch
+            np.multiply(new_b, lr, out=new_b)
             np.subtract(b, new_b, out=new_b)  # the reference's b − lr · dL/db
         return True
 
@@ -422,13 +454,13 @@ class TrainStep:
             return True
         try:
             for i in self.not_folded:
-                np.matmul(dZs[i], cache[i][0].T, out=layers[i].G)
-                np.matmul(dZs[i], layers[i].ones, out=layers[i].db)  # Σ over the batch
+                np.matmul(dZs[i], cache[i][0].T, out=layers[i].new_W)  # dL/dW
+                np.matmul(dZs[i], self.ones, out=layers[i].new_b)  # dL/db: Σ over the batch
             aside *= lr
             for i in self.not_folded:
-                L = layers[i]
-                np.subtract(Ws[i], L.G, out=L.G)  # the reference's w − lr · dL/dw
-                np.subtract(bs[i], L.db_column, out=L.db_column)
+                layer = layers[i]
+                np.subtract(Ws[i], layer.new_W, out=layer.new_W)  # the reference's w − lr · dL/dw
+                np.subtract(bs[i], layer.new_b_column, out=layer.new_b_column)
         except FloatingPointError:  # under the caller's errstate: an overflow, which the reference names
             return False
         return math.isfinite(float(np.vdot(aside, aside)))
@@ -436,14 +468,12 @@ class TrainStep:
     def _reference_step(self, net, I, Y, lr):
         """The reference's road: for parameters the tuned route can't take (another dtype or layout), and
         for a step whose checks found a value at or near overflow (it raises, naming it, or writes all)."""
-        from .network import network_backward, network_forward  # the plain reference
-
         O, cache = network_forward(net.params, net.layer_names, net.layer_activations, I)
         check_finite(O, "the output O", OUTPUT_HINT)
-        L = self.loss.forward(O, Y)
-        if not math.isfinite(L):
-            self._overflowed(L)
+        loss = self.loss.forward(O, Y)
+        if not math.isfinite(loss):
+            self._overflowed(loss)
         grads = network_backward(net.params, net.layer_names, net.layer_activations, cache,
                                  self.loss.backward(O, Y))
         net.sgd_step(grads, lr)
-        return L, cache
+        return loss, cache

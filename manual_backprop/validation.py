@@ -401,24 +401,19 @@ def check_grad_shape(g: np.ndarray, key: str, p: np.ndarray, name: str = "grads"
 GRAD_HINT = "did the forward or backward pass overflow? Try a smaller learning rate"
 
 
-def as_grad(g, key: str, p: np.ndarray, name: str = "grads", finite: bool = True) -> np.ndarray:
-    """One gradient: real, shaped like its parameter, cast to its dtype, and finite unless ``finite=False``."""
+def as_grad(g, key: str, p: np.ndarray, name: str = "grads") -> np.ndarray:
+    """One gradient: real, shaped like its parameter, cast to its dtype, and finite."""
     if not (type(g) is np.ndarray and g.dtype == p.dtype):  # the message is built only when needed
         g = as_real_array(g, f"{name}[{key!r}]", p.dtype)
     check_grad_shape(g, key, p, name)
-    if finite:
-        check_finite(g, f"{name}[{key!r}]", GRAD_HINT)
+    check_finite(g, f"{name}[{key!r}]", GRAD_HINT)
     return g
 
 
-def check_grads(grads, params: Mapping, name: str = "grads", finite: bool = True) -> dict[str, np.ndarray]:
-    """A whole gradient dict checked against ``params``: keys, then each array; returned cast, in params order.
-
-    ``finite=False`` leaves out the NaN/inf scan, for a caller (``SGDUpdate.apply``)
-    that scans the updated values instead.
-    """
+def check_grads(grads, params: Mapping, name: str = "grads") -> dict[str, np.ndarray]:
+    """A whole gradient dict checked against ``params``: keys, then each array; returned cast, in params order."""
     check_grad_keys(grads, params, name)
-    return {key: as_grad(grads[key], key, p, name, finite) for key, p in params.items()}
+    return {key: as_grad(grads[key], key, p, name) for key, p in params.items()}
 
 
 def check_writable(a: np.ndarray, name: str) -> None:

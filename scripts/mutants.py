@@ -35,6 +35,7 @@ from typing import NamedTuple
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/oracle/test_check_gradients.py", "tests/twin/test_twins.py", "tests/reference/test_finite_differences.py"]
 FAST = "tests/reference/test_fast_step.py"
+BLAS = "tests/reference/test_blas.py"
 TIMEOUT = 300  # seconds per mutant; a mutant that hangs counts as killed
 # Runs in the copy: import the package from there (or exit 99), then the tests, with the
 # installed plugin's entry point left out so that nothing is imported from elsewhere first.
@@ -96,14 +97,14 @@ CATALOGUE = [
     # the tuned step (fast_step.py): its arithmetic, and each check that keeps its all-or-nothing promise
     *[Mutant(name, MB + "fast_step.py", function, original, mutated, (FAST,))
       for name, function, original, mutated in [
-          ("tuned step: the folded update ascends", "TrainStep.__call__", "L.gemm(-lr, dZ", "L.gemm(lr, dZ"),
+          ("tuned step: the folded update ascends", "TrainStep._write", "gemm(-lr, dZ", "gemm(lr, dZ"),
           ("tuned step: the update aside ascends", "TrainStep._aside",
-           "np.subtract(Ws[i], L.G, out=L.G)", "np.add(Ws[i], L.G, out=L.G)"),
+           "np.subtract(Ws[i], layer.new_W, out=layer.new_W)", "np.add(Ws[i], layer.new_W, out=layer.new_W)"),
           ("tuned step: sigmoid without its cap (exp overflows)", "_sigmoid_forward",
            "np.minimum(Z, _CAP[Z.dtype], out=A)", "np.copyto(A, Z)"),
           ("tuned step: the forward overwrites the cache in use", "TrainStep.__call__",
            "s = 1 - self.current", "s = self.current"),
-          ("tuned step: read-only parameters written", "TrainStep.__call__",
+          ("tuned step: read-only parameters written", "TrainStep._parameters",
            "if not flags.writeable:", "if False:"),
           ("tuned step: the forward's bound left out", "TrainStep._bounded",
            "nW * nX + nb <= limit and g", "g"),
@@ -117,6 +118,16 @@ CATALOGUE = [
            "return math.isfinite(float(np.vdot(aside, aside)))", "return True"),
           ("tuned step: an overflow aside not caught", "TrainStep._aside",
            "except FloatingPointError:", "except ZeroDivisionError:"),
+      ]],
+    # NumPy's gemm (_blas.py): the lookup's fallback and a check at the call
+    *[Mutant(name, MB + "_blas.py", function, original, mutated, (BLAS,))
+      for name, function, original, mutated in [
+          ("gemm: any BLAS taken for NumPy's OpenBLAS", "numpy_gemm",
+           'if name != "scipy-openblas":', "if name is None:"),
+          ("gemm: a read-only or unaligned output written", "Gemm.__call__",
+           "and C.flags.carray", "and C.flags.c_contiguous"),
+          ("gemm: an output overlapping an input written", "Gemm.__call__",
+           "and not np.may_share_memory(C, A)", ""),
       ]],
 ]
 

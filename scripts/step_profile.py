@@ -4,8 +4,8 @@
     python scripts/step_profile.py --net 4-16-2 --batch 32  # any net
 
 Every NumPy call the tuned step (``manual_backprop/fast_step.py``) makes, its
-gemm calls and its element-wise kernels are wrapped in a timer and summed by
-what they do; "Python and the rest" is the step's time less all of those.
+gemm calls and its element-wise kernels are wrapped in a timer (through
+``fast_step.instrumented``) and summed by what they do; "Python and the rest" is the step's time less all of those.
 The timers cost well under a microsecond a call, so the big nets' figures are
 the step's own; for the seed's tiny net they inflate the total. The products
 (gemm and matmul) set the floor; the rest is what a step spends beyond them.
@@ -25,50 +25,43 @@ import numpy as np
 from manual_backprop import MLP, fast_step
 
 PRODUCTS = ("gemm: Z = W X + b", "gemm: W −= lr dZ Xᵀ", "matmul: dX = Wᵀ dZ and small layers")
+LABELS = {"vdot": "checks: one dot per array (norms, and the loss's ‖O − Y‖²)",
+          "copyto": "Z filled with b; new values copied in",
+          "subtract": "O − Y; new values w − lr · dL/dw (all biases; weights without gemm)",
+          "multiply": "lr · dL/db (layers with gemm)", "add": "Z += b (layers without gemm)"}
+KERNELS = ("forward", "backward")  # a kernel's name ends with one of these: "sigmoid forward"
 
 
-class _Timed:
-    """Stands in for ``numpy`` inside fast_step: the named functions are timed, the rest passed through."""
+def _label(name, args) -> str | None:
+    """What a call of ``name`` with ``args`` does, or None for calls that are not timed on their own."""
+    if name == "gemm":
+        return PRODUCTS[0] if args[0] == 1.0 else PRODUCTS[1]  # alpha: 1 forward, −lr update
+    if name == "matmul":
+        return "bias sums: dZ · ones" if np.ndim(args[1]) == 1 else PRODUCTS[2]
+    if name.endswith(KERNELS):
+        return name
+    return LABELS.get(name)
 
-    LABELS = {"matmul": None, "vdot": "checks: one dot per array (norms, and the loss's ‖O − Y‖²)",
-              "copyto": "Z filled with b; new values copied in (layers without gemm)",
-              "subtract": "O − Y; new values w − lr · dL/dw (all biases; weights without gemm)",
-              "multiply": "lr · dL/db (layers with gemm)", "add": "Z += b (layers without gemm)"}
 
-    def __init__(self, seconds, inside):
-        self._seconds, self._inside = seconds, inside
+def timer(seconds: dict):
+    """A ``wrap`` for ``fast_step.instrumented``: adds each labelled call's time to ``seconds[label]``;
+    calls made inside a kernel count as the kernel's."""
+    inside: list = []  # the kernel running now, if any
 
-    def __getattr__(self, name):
-        fn = getattr(np, name)
-        if name not in self.LABELS:
-            return fn
-        seconds, inside = self._seconds, self._inside
-
+    def wrap(name, fn):
         def timed(*args, **kwargs):
-            if inside:  # within a kernel, which is timed as a whole
+            label = None if inside else _label(name, args)
+            if label is None:
                 return fn(*args, **kwargs)
             start = time.perf_counter()
+            inside.append(name)
             try:
                 return fn(*args, **kwargs)
             finally:
-                if name == "matmul":
-                    label = ("bias sums: dZ · ones" if np.ndim(args[1]) == 1 else PRODUCTS[2])
-                else:
-                    label = self.LABELS[name]
+                inside.pop()
                 seconds[label] += time.perf_counter() - start
         return timed
-
-
-def _timed_call(fn, label, seconds, inside):
-    def timed(*args, **kwargs):
-        start = time.perf_counter()
-        inside.append(fn)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            inside.pop()
-            seconds[label(*args) if callable(label) else label] += time.perf_counter() - start
-    return timed
+    return wrap
 
 
 def profile(sizes, N, dtype, steps: int) -> tuple[float, float, dict]:
@@ -89,17 +82,7 @@ def profile(sizes, N, dtype, steps: int) -> tuple[float, float, dict]:
     plain = min(block() for _ in range(3))
 
     seconds: dict = defaultdict(float)
-    inside: list = []  # the kernel running now, if any
-    saved = (fast_step.np, dict(fast_step.FAST_ACTIVATIONS), dict(fast_step._numpy_gemm()))
-    try:
-        fast_step.np = _Timed(seconds, inside)  # type: ignore[assignment]
-        for name, (fwd, bwd, bounded) in saved[1].items():
-            fast_step.FAST_ACTIVATIONS[name] = (_timed_call(fwd, f"{name} forward", seconds, inside),
-                                                _timed_call(bwd, f"{name} backward", seconds, inside), bounded)
-        for dt, gemm in saved[2].items():
-            fast_step._GEMM[dt] = _timed_call(  # type: ignore[index]
-                gemm, lambda alpha, *rest: PRODUCTS[0] if alpha == 1.0 else PRODUCTS[1], seconds, inside)
-        fast_step._STEPS.pop(net, None)  # rebuilt with the timed kernels
+    with fast_step.instrumented(timer(seconds)):  # every step is rebuilt with the timed calls
         block()
         best, phases = None, {}
         for _ in range(3):
@@ -107,12 +90,6 @@ def profile(sizes, N, dtype, steps: int) -> tuple[float, float, dict]:
             took = block()
             if best is None or took < best:
                 best, phases = took, {k: v / steps for k, v in seconds.items()}
-    finally:
-        fast_step.np = saved[0]
-        fast_step.FAST_ACTIVATIONS.update(saved[1])
-        if saved[2]:
-            fast_step._GEMM.update(saved[2])  # type: ignore[union-attr]
-        fast_step._STEPS.pop(net, None)
     phases["Python and the rest"] = best - sum(phases.values())
     return plain, best, phases
 
@@ -135,8 +112,9 @@ def main(argv=None) -> int:
     except (ImportError, IndexError):
         kernel = "unknown (threadpoolctl not installed)"
     print(f"numpy {np.__version__}, BLAS {kernel}; OPENBLAS_CORETYPE="
-          f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; gemm route: "
-          f"{'on' if fast_step.gemm_route() else 'off'}; load {os.getloadavg()[0]:.2f}")
+          f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; load {os.getloadavg()[0]:.2f}")
+    route = fast_step.gemm_route()
+    print(f"gemm route: {'on' if route.taken else 'off'} ({route.reason})")
     for sizes, N in zip(nets, batches):
         for dtype in (np.float64, np.float32):
             flops = 2 * N * sum(fi * fo * (3 if i else 2) for i, (fi, fo) in enumerate(zip(sizes[:-1], sizes[1:])))

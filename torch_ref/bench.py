@@ -3,6 +3,7 @@
     python scripts/bench.py                    # the full grid, a table and the targets
     python scripts/bench.py --json             # the same figures as JSON, for machines
     python scripts/bench.py --grid seed --no-compile   # the seed's tiny net only, quickly
+    python scripts/bench.py --grid targets --no-compile --matmul-route   # does the gemm route pay?
 
 One step is forward, loss, backward and the SGD update on a fixed batch, for the
 seed's configuration (sigmoid hidden, identity output, ``half_sse``): the
@@ -44,7 +45,7 @@ GRIDS = {
              ((1024, 2048, 1024), 512)],
 }
 DTYPES = (np.float64, np.float32)
-IMPLEMENTATIONS = ("manual", "matmuls", "torch_eager", "torch_compile")
+IMPLEMENTATIONS = ("manual", "matmuls", "torch_eager", "torch_compile", "manual_matmul_route")
 LR = 1e-6  # small, so that repeated steps on one batch leave the weights in range
 
 # (what, sizes, N, dtype, numerator, denominator, at most)
@@ -91,8 +92,12 @@ def matmul_plan(sizes, N, dtype, rng):
     return plan, flops
 
 
-def step_functions(sizes, N, dtype, compile_torch: bool):
-    """One callable per implementation (None where unavailable) and the reason for any None."""
+def step_functions(sizes, N, dtype, compile_torch: bool, matmul_route: bool = False):
+    """One callable per implementation (None where unavailable) and the reason for any None.
+
+    ``manual_matmul_route`` (only with ``matmul_route``) is the manual step of a twin net with
+    ``fast_step.USE_GEMM`` off during its calls: np.matmul and a separate update pass everywhere.
+    """
     rng = np.random.default_rng(0)
     I = rng.standard_normal((sizes[0], N)).astype(dtype)
     Y = rng.standard_normal((sizes[-1], N)).astype(dtype)
@@ -119,8 +124,19 @@ def step_functions(sizes, N, dtype, compile_torch: bool):
             opt.step()
         return step
 
+    twin = MLP(sizes, dtype=dtype, seed=0) if matmul_route else None
+
+    def manual_matmul_route():
+        use = fast_step.USE_GEMM
+        fast_step.USE_GEMM = False
+        try:
+            twin.train_step(I, Y, LR)
+        finally:
+            fast_step.USE_GEMM = use
+
     fns = {"manual": manual, "matmuls": matmuls,
-           "torch_eager": torch_step(TorchMLP.from_manual(net)), "torch_compile": None}
+           "torch_eager": torch_step(TorchMLP.from_manual(net)), "torch_compile": None,
+           "manual_matmul_route": manual_matmul_route if matmul_route else None}
     notes = {}
     if compile_torch:
         try:
@@ -162,12 +178,13 @@ def step_memory(sizes, N, dtype) -> dict:
     return {"step_peak_bytes": peak - held, "kept_beyond_cache_bytes": held - before - cache}
 
 
-def time_interleaved(fns: dict, repeats: int, min_block_s: float, settle: bool = True) -> dict:
+def time_interleaved(fns: dict, repeats: int, min_block_s: float, settle: bool = True,
+                     clock=time.perf_counter) -> dict:
     """(min, median) seconds per call of each function; every repetition runs each one, in turn, for a block."""
     live = {k: f for k, f in fns.items() if f is not None}
     for f in live.values():
         f()  # warm up: caches, allocator, lazy initialisation
-    calls = {k: max(1, int(min_block_s / max(min(_block(f, 1) for _ in range(3)), 1e-7)))
+    calls = {k: max(1, int(min_block_s / max(min(_block(f, 1, clock) for _ in range(3)), 1e-7)))
              for k, f in live.items()}  # each block lasts about min_block_s
     samples = {k: [] for k in live}
     order = list(live)
@@ -175,26 +192,26 @@ def time_interleaved(fns: dict, repeats: int, min_block_s: float, settle: bool =
         for k in order[r % len(order):] + order[:r % len(order)]:  # rotate who runs first
             if settle:
                 live[k]()  # untimed: each implementation is timed in its own steady state
-            samples[k].append(_block(live[k], calls[k]) / calls[k])
+            samples[k].append(_block(live[k], calls[k], clock) / calls[k])
     return {k: (float(np.min(v)), float(np.median(v))) for k, v in samples.items()}
 
 
-def _block(f, calls: int) -> float:
-    start = time.perf_counter()
+def _block(f, calls: int, clock=time.perf_counter) -> float:
+    start = clock()
     for _ in range(calls):
         f()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def run(grid, repeats: int, min_block_s: float, compile_torch: bool, settle: bool,
-        progress) -> list[dict]:
+        progress, matmul_route: bool = False, clock=time.perf_counter) -> list[dict]:
     rows = []
     for sizes, N in grid:
         for dtype in DTYPES:
             name = np.dtype(dtype).name
             progress(f"timing {'-'.join(map(str, sizes))} N={N} {name}")
-            fns, flops, notes = step_functions(sizes, N, dtype, compile_torch)
-            times = time_interleaved(fns, repeats, min_block_s, settle)
+            fns, flops, notes = step_functions(sizes, N, dtype, compile_torch, matmul_route)
+            times = time_interleaved(fns, repeats, min_block_s, settle, clock)
             memory = step_memory(sizes, N, dtype)
             rows.append({"sizes": list(sizes), "N": N, "dtype": name, "flops": flops,
                          "seconds": {k: times[k][0] if k in times else None for k in IMPLEMENTATIONS},
@@ -237,9 +254,10 @@ def print_table(rows, machine, targets) -> None:
     print(f"OPENBLAS_CORETYPE={machine['openblas_coretype']}  cpus={machine['cpus']}  "
           f"load average before={machine['load_before']}  after={machine['load_after']}")
     print("manual step: " + ("the update folded into NumPy's own gemm on large layers" if machine["gemm_route"]
-                             else "np.matmul only (NumPy's BLAS is not its wheels' OpenBLAS)"))
+                             else "np.matmul only") + f" ({machine['gemm_reason']})")
     how = "each after an untimed step" if machine["settled"] else "cold: no untimed step (--cold)"
-    print(f"time of one step (ms, fastest of interleaved blocks, {how}); ratios are manual / other")
+    clock = "the process's CPU time (--cpu-time)" if machine["cpu_time"] else "wall clock"
+    print(f"time of one step (ms, {clock}, fastest of interleaved blocks, {how}); ratios are manual / other")
     print("memory of the manual step: peak = allocated during one steady step; kept = work buffers "
           "held between steps beyond the parameters and the forward cache")
     print(f"{'net':>16} {'N':>4} {'dtype':>7} {'manual':>8} {'matmuls':>8} {'eager':>8} {'compile':>8}"
@@ -258,6 +276,15 @@ def print_table(rows, machine, targets) -> None:
                 print(f"{'':>16} {k}: {note}")
     if any(r["notes"].get("torch_compile", "").startswith("skipped") for r in rows):
         print("torch.compile skipped (--no-compile)")
+    if any(r["seconds"]["manual_matmul_route"] for r in rows):
+        print("the manual step's two routes, interleaved (--matmul-route): gemm (the default on large "
+              "layers) and np.matmul (fast_step.USE_GEMM off)")
+        print(f"{'net':>16} {'N':>4} {'dtype':>7} {'gemm':>8} {'matmul':>8} {'gemm/matmul':>11} {'median':>7}")
+        for r in rows:
+            s, m = r["seconds"], r["median_seconds"]
+            print(f"{'-'.join(map(str, r['sizes'])):>16} {r['N']:>4} {r['dtype']:>7} {_ms(s['manual'])} "
+                  f"{_ms(s['manual_matmul_route'])} {_x(ratio(r, 'manual', 'manual_matmul_route')):>11} "
+                  f"{_x(m['manual'] / m['manual_matmul_route']):>7}")
     print("targets")
     for t in targets:
         verdict = "not measured" if t["met"] is None else ("met" if t["met"] else "MISSED")
@@ -278,6 +305,12 @@ def main(argv=None) -> int:
     parser.add_argument("--cold", action="store_true",
                         help="no untimed step before each block: shows what switching costs (torch then "
                              "runs while OpenBLAS's idle threads still spin); not a property of either step")
+    parser.add_argument("--matmul-route", action="store_true",
+                        help="also time the manual step with its gemm route off (np.matmul everywhere), "
+                             "interleaved with the rest")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with the process's CPU time, not the wall clock: steadier on a busy machine. "
+                             "Run it with OPENBLAS_NUM_THREADS=1, as OpenBLAS's idle threads spin on the CPU")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a measured target is missed")
     args = parser.parse_args(argv)
@@ -288,11 +321,11 @@ def main(argv=None) -> int:
     machine = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
                "blas": blas, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
                "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
-               "settled": not args.cold, "load_before": _load(),
-               "gemm_route": fast_step.gemm_route()}
+               "settled": not args.cold, "cpu_time": args.cpu_time, "load_before": _load(),
+               "gemm_route": fast_step.gemm_route().taken, "gemm_reason": fast_step.gemm_route().reason}
     progress = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
     rows = run(GRIDS[args.grid], args.repeats, args.min_block, not args.no_compile, not args.cold,
-               progress)
+               progress, args.matmul_route, time.process_time if args.cpu_time else time.perf_counter)
     machine["load_after"] = _load()
     targets = check_targets(rows)
     if args.json:

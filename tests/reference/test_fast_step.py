@@ -29,14 +29,20 @@ def numpy_ships_openblas() -> bool:
     return config.get("Build Dependencies", {}).get("blas", {}).get("name") == "scipy-openblas"
 
 
+def require_gemm():
+    """Skip where NumPy has no gemm of its own to call (saying why); fail where it ships one yet none was found."""
+    taken, reason = fast_step.gemm_route()
+    if not taken:
+        assert not numpy_ships_openblas(), f"NumPy ships OpenBLAS, yet its gemm was not found: {reason}"
+        pytest.skip(reason)
+
+
 @pytest.fixture(params=ROUTES)
 def route(request, monkeypatch):
     if request.param == "matmul":
         monkeypatch.setattr(fast_step, "USE_GEMM", False)
     else:
-        if not fast_step._numpy_gemm():
-            assert not numpy_ships_openblas(), "NumPy ships OpenBLAS, yet its gemm was not found"
-            pytest.skip(f"NumPy {np.__version__} is not built against its own wheels' OpenBLAS")
+        require_gemm()
         monkeypatch.setattr(fast_step, "USE_GEMM", True)
         monkeypatch.setattr(fast_step, "GEMM_MIN", 0)
     return request.param
@@ -90,7 +96,7 @@ def test_the_gemm_route_is_taken_where_numpy_ships_openblas(monkeypatch):
     """Not a silent fallback: on NumPy's own wheels the big layers go through its gemm."""
     if not numpy_ships_openblas():
         pytest.skip(f"NumPy {np.__version__} does not state scipy-openblas in its build configuration")
-    assert set(fast_step._numpy_gemm()) == {np.dtype(np.float64), np.dtype(np.float32)}
+    assert fast_step.gemm_route().taken, fast_step.gemm_route().reason
     monkeypatch.setattr(fast_step, "GEMM_MIN", 5 * 7 * 9)  # the first layer's multiply-adds, not the output's
     net = MLP([5, 7, 3], seed=0)
     net.train_step(*random_batch([5, 7, 3], 9, seed=0), 0.1)
@@ -113,8 +119,8 @@ def test_fast_kernels_equal_the_plain_formulas(dtype):
     Z = pre_activations(dtype)
     dA = np.random.default_rng(4).standard_normal(Z.shape).astype(dtype)
     T = np.empty_like(Z)
-    sig, sig_back, _ = fast_step.FAST_ACTIVATIONS["sigmoid"]
-    tanh, tanh_back, _ = fast_step.FAST_ACTIVATIONS["tanh"]
+    sig, sig_back = fast_step.FAST_KERNELS["sigmoid"][:2]
+    tanh, tanh_back = fast_step.FAST_KERNELS["tanh"][:2]
     ulp = np.finfo(dtype).eps
 
     A = np.empty_like(Z)
@@ -128,7 +134,7 @@ def test_fast_kernels_equal_the_plain_formulas(dtype):
     assert np.all(np.abs(A - reference) <= 4 * ulp * reference), "sigmoid forward vs the reference"
     assert A[0, EXTREMES.index(1e4)] == 1 and A[0, EXTREMES.index(-1e4)] == 0  # saturates, no overflow
     dZ = dA.copy()
-    sig_back(dZ, A, T)
+    sig_back(dZ, Z, A, T)
     assert np.array_equal(dZ, sigmoid_backward(dA, Z, A)), "sigmoid backward vs the reference"
     seed = dA * A * (1 - A)  # seed: dL/dĤ ⊙ Ĥ ⊙ (1 − Ĥ)
     assert np.all(np.abs(dZ - seed) <= 4 * ulp * np.abs(seed)), "sigmoid backward vs the seed formula"
@@ -136,7 +142,7 @@ def test_fast_kernels_equal_the_plain_formulas(dtype):
     tanh(Z, A, T)
     assert np.array_equal(A, np.tanh(Z)), "tanh forward"
     dZ = dA.copy()
-    tanh_back(dZ, A, T)
+    tanh_back(dZ, Z, A, T)
     assert np.array_equal(dZ, tanh_backward(dA, Z, A)), "tanh backward vs the reference"
 
 
@@ -226,7 +232,7 @@ def test_a_step_that_raises_changes_nothing_cache_included(route, dtype, name, m
 
 def folded_step(monkeypatch, dtype):
     """A seed-sized net's step with every layer folded into gemm, and arrays far from overflow:
-    (Ws, bs, dZs, cache) as ``_bounded`` reads them."""
+    (Ws, bs, dZs, cache) as ``_bounded`` reads them (no dZ in the loss's buffer)."""
     monkeypatch.setattr(fast_step, "GEMM_MIN", 0)
     net = MLP(SIZES, dtype=dtype, seed=0)
     I, Y = random_batch(SIZES, 32, seed=5)
@@ -236,8 +242,7 @@ def folded_step(monkeypatch, dtype):
     bs = [net.params["b_H"].copy(), net.params["b_O"].copy()]
     dZs = [np.zeros((16, 32), dtype), np.zeros((2, 32), dtype)]
     cache = [(I.astype(dtype), None, None), (np.full((16, 32), 0.5, dtype), None, None)]
-    step.sq_dO = 0.0
-    assert step._bounded(Ws, bs, dZs, cache, 0.1), "a step far from overflow"
+    assert step._bounded(Ws, bs, dZs, cache, 0.1, None), "a step far from overflow"
     return step, Ws, bs, dZs, cache
 
 
@@ -284,12 +289,10 @@ def bias_update_overflows(step, Ws, bs, dZs, cache, dtype):
 @pytest.mark.parametrize("case", [forward_near_overflow, gradient_near_overflow, weight_update_overflows,
                                   bias_update_overflows], ids=lambda f: f.__name__)
 def test_each_bound_of_the_folded_update_refuses_on_its_own(monkeypatch, dtype, case):
-    if not fast_step._numpy_gemm():
-        assert not numpy_ships_openblas(), "NumPy ships OpenBLAS, yet its gemm was not found"
-        pytest.skip(f"NumPy {np.__version__} is not built against its own wheels' OpenBLAS")
+    require_gemm()
     step, Ws, bs, dZs, cache = folded_step(monkeypatch, dtype)
     lr = case(step, Ws, bs, dZs, cache, dtype)
-    assert not step._bounded(Ws, bs, dZs, cache, lr), case.__doc__
+    assert not step._bounded(Ws, bs, dZs, cache, lr, None), case.__doc__
 
 
 def test_read_only_parameters_are_refused_before_any_write(route):

@@ -63,3 +63,14 @@ def test_step_memory_is_reported_and_small_for_the_seed_net(bench):
     memory = bench.step_memory((4, 16, 2), 32, np.float64)
     assert set(memory) == {"step_peak_bytes", "kept_beyond_cache_bytes"}
     assert 0 <= memory["step_peak_bytes"] < 1 << 20, memory
+
+
+def test_the_matmul_route_is_timed_beside_the_gemm_route_when_asked(bench, capsys):
+    assert bench.main(["--grid", "seed", "--no-compile", "--json", "--repeats", "2", "--min-block", "0.001",
+                       "--matmul-route", "--cpu-time"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["machine"]["cpu_time"] is True
+    assert report["machine"]["gemm_reason"], "the route's reason is reported"
+    for row in report["results"]:
+        assert row["seconds"]["manual_matmul_route"] > 0, "the np.matmul route not timed"
+        assert row["seconds"]["manual"] > 0
