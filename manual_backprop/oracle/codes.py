@@ -4,8 +4,9 @@ A diagnosis is one of these codes, or several joined by ``+`` with no spaces
 (``transposed+activation_derivative``), each keeping its own meaning. The order
 is the order in which a compound code names its causes (shape, sign, constant,
 batch, outputs, then the recomputed mistake), followed by the codes that stand
-alone, then those of the other graded parts (forward, loss, SGD step) and of
-the grader's results. The documentation's table of codes is rendered from this
+alone, those of the other graded parts (forward, loss, SGD step) and of the
+grader's results, then those for a wrong quantity or a misplaced one (each
+combines with a factor or a shape). The documentation's table of codes is rendered from this
 dict when the site is built, and a test holds it to what the oracle can emit.
 """
 
