@@ -4,6 +4,7 @@
     python scripts/bench.py --json             # the same figures as JSON, for machines
     python scripts/bench.py --grid seed --no-compile   # the seed's tiny net only, quickly
     python scripts/bench.py --grid targets --no-compile --matmul-route   # does the gemm route pay?
+    python scripts/bench.py --markdown figures.md      # also a Markdown page: machine, date, versions
 
 One step is forward, loss, backward and the SGD update on a fixed batch, for the
 seed's configuration (sigmoid hidden, identity output, ``half_sse``): the
@@ -25,16 +26,18 @@ The BLAS kernel and the load average are printed with the figures.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 import tracemalloc
 
 import numpy as np
 
-from manual_backprop import MLP, fast_step
+from manual_backprop import MLP, __version__, fast_step
 from torch_ref import TorchMLP
 from torch_ref._torch import torch  # without torch: an ImportError naming the extra
 
@@ -73,6 +76,19 @@ def blas_info() -> dict:
     p = mine[0]
     return {"library": f"{p['internal_api']} {p.get('version') or ''}".strip(),
             "kernel": p.get("architecture", "unknown"), "threads": p["num_threads"]}
+
+
+def cpu_model() -> str:
+    """The CPU's model name as the system gives it (Linux's /proc/cpuinfo), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def matmul_plan(sizes, N, dtype, rng):
@@ -251,10 +267,9 @@ def print_table(rows, machine, targets) -> None:
     print(f"numpy {np.__version__} BLAS: {machine['blas']['library']}, kernel {machine['blas']['kernel']}, "
           f"{machine['blas']['threads']} threads; torch {torch.__version__}: "
           f"{machine['torch_threads']} intra-op threads (set equal to numpy's BLAS threads)")
-    print(f"OPENBLAS_CORETYPE={machine['openblas_coretype']}  cpus={machine['cpus']}  "
+    print(f"CPU {machine['cpu']}  cpus={machine['cpus']}  OPENBLAS_CORETYPE={machine['openblas_coretype']}  "
           f"load average before={machine['load_before']}  after={machine['load_after']}")
-    print("manual step: " + ("the update folded into NumPy's own gemm on large layers" if machine["gemm_route"]
-                             else "np.matmul only") + f" ({machine['gemm_reason']})")
+    print("manual step: " + _route(machine))
     how = "each after an untimed step" if machine["settled"] else "cold: no untimed step (--cold)"
     clock = "the process's CPU time (--cpu-time)" if machine["cpu_time"] else "wall clock"
     print(f"time of one step (ms, {clock}, fastest of interleaved blocks, {how}); ratios are manual / other")
@@ -295,6 +310,76 @@ def print_table(rows, machine, targets) -> None:
               f"{value} ≤ {t['at_most']:.2f}  {verdict}{floor}")
 
 
+def _route(machine) -> str:
+    return ("the update folded into NumPy's own gemm on large layers" if machine["gemm_route"]
+            else "np.matmul only") + f" ({machine['gemm_reason']})"
+
+
+def _cell_ms(s) -> str:
+    return "—" if s is None else f"{s * 1e3:.4g}"
+
+
+def _cell_x(r) -> str:
+    return "—" if r is None else f"{r:.2f}"
+
+
+MARKDOWN_COLUMNS = ("net", "N", "dtype", "manual ms", "matmuls ms", "torch eager ms", "torch compile ms",
+                    "manual / matmuls", "manual / eager", "manual / compile", "peak MiB", "kept MiB")
+
+
+def markdown_report(rows, machine, targets, command: str) -> str:
+    """A Markdown page of the figures: the command that made it, the date, the machine and versions, the
+    table (ms to 4 significant digits, ratios manual / other to 2 decimals) and the targets."""
+    blas = machine["blas"]
+    settled = "each after an untimed step" if machine["settled"] else "cold: no untimed step (--cold)"
+    clock = "the process's CPU time" if machine["cpu_time"] else "wall clock"
+    lines = [
+        "# Performance figures", "",
+        f"Written by `{command}` on {machine['date']}. Run it again to replace this page with figures "
+        "from your machine: they depend on the CPU, its BLAS kernel and what else the machine is doing.", "",
+        "| machine | |", "| --- | --- |",
+        f"| CPU | {machine['cpu']}, {machine['cpus']} logical CPUs |",
+        f"| load average | {machine['load_before']} before, {machine['load_after']} after |",
+        f"| NumPy's BLAS | {blas['library']}, kernel {blas['kernel']}, {blas['threads']} threads, "
+        f"OPENBLAS_CORETYPE {machine['openblas_coretype'].strip('()')} |",
+        f"| versions | Python {machine['python']}, NumPy {machine['numpy']}, torch {machine['torch']} "
+        f"({machine['torch_threads']} threads), manual-backprop {machine['manual_backprop']} |",
+        f"| manual step | {_route(machine)} |", "",
+        f"Milliseconds per training step ({clock}), the fastest of interleaved blocks, {settled}; ratios are "
+        "manual / other; memory of the manual step: peak allocated during one steady step, and kept "
+        "between steps beyond the parameters and the forward cache. A dash marks what was not run.", "",
+        "| " + " | ".join(MARKDOWN_COLUMNS) + " |",
+        "| " + " | ".join("---" if c in ("net", "dtype") else "---:" for c in MARKDOWN_COLUMNS) + " |",
+    ]
+    for r in rows:
+        s = r["seconds"]
+        lines.append("| " + " | ".join([
+            "-".join(map(str, r["sizes"])), str(r["N"]), r["dtype"],
+            _cell_ms(s["manual"]), _cell_ms(s["matmuls"]), _cell_ms(s["torch_eager"]), _cell_ms(s["torch_compile"]),
+            _cell_x(ratio(r, "manual", "matmuls")), _cell_x(ratio(r, "manual", "torch_eager")),
+            _cell_x(ratio(r, "manual", "torch_compile")),
+            f"{r['memory']['step_peak_bytes'] / 2**20:.2f}", f"{r['memory']['kept_beyond_cache_bytes'] / 2**20:.2f}",
+        ]) + " |")
+    if any(r["seconds"]["manual_matmul_route"] for r in rows):  # --matmul-route
+        lines += ["", "The manual step with its gemm route off (np.matmul everywhere), timed beside the rest:", "",
+                  "| net | N | dtype | manual ms | np.matmul route ms | manual / np.matmul route |",
+                  "| --- | ---: | --- | ---: | ---: | ---: |"]
+        lines += [f"| {'-'.join(map(str, r['sizes']))} | {r['N']} | {r['dtype']} | {_cell_ms(r['seconds']['manual'])} | "
+                  f"{_cell_ms(r['seconds']['manual_matmul_route'])} | {_cell_x(ratio(r, 'manual', 'manual_matmul_route'))} |"
+                  for r in rows]
+    notes = sorted({f"{k}: {note}" for r in rows for k, note in r["notes"].items()})
+    if notes:
+        lines += [""] + [f"- {note}" for note in notes]
+    lines += ["", "## Targets", "", "The targets this grid measured (`TARGETS` in `torch_ref/bench.py`).", "",
+              "| target | net | N | dtype | manual / other | at most | verdict |",
+              "| --- | --- | ---: | --- | ---: | ---: | --- |"]
+    for t in (t for t in targets if t["met"] is not None):
+        verdict = "met" if t["met"] else "missed"
+        lines.append(f"| {t['target']} | {'-'.join(map(str, t['sizes']))} | {t['N']} | {t['dtype']} | "
+                     f"{_cell_x(t['ratio'])} | {t['at_most']:.2f} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grid", choices=sorted(GRIDS), default="full", help="sizes to time (default: full)")
@@ -313,7 +398,12 @@ def main(argv=None) -> int:
                              "Run it with OPENBLAS_NUM_THREADS=1, as OpenBLAS's idle threads spin on the CPU")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a measured target is missed")
+    parser.add_argument("--markdown", metavar="FILE",
+                        help="also write the figures as a Markdown page, with the machine, date and versions")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    if args.markdown and not os.path.isdir(os.path.dirname(os.path.abspath(args.markdown))):
+        parser.error(f"--markdown: the folder of {args.markdown!r} does not exist")
 
     blas = blas_info()
     if blas["threads"]:
@@ -322,7 +412,9 @@ def main(argv=None) -> int:
                "blas": blas, "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
                "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "(unset)"),
                "settled": not args.cold, "cpu_time": args.cpu_time, "load_before": _load(),
-               "gemm_route": fast_step.gemm_route().taken, "gemm_reason": fast_step.gemm_route().reason}
+               "gemm_route": fast_step.gemm_route().taken, "gemm_reason": fast_step.gemm_route().reason,
+               "cpu": cpu_model(), "manual_backprop": __version__,
+               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     progress = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
     rows = run(GRIDS[args.grid], args.repeats, args.min_block, not args.no_compile, not args.cold,
                progress, args.matmul_route, time.process_time if args.cpu_time else time.perf_counter)
@@ -332,6 +424,10 @@ def main(argv=None) -> int:
         print(json.dumps({"machine": machine, "results": rows, "targets": targets}, indent=1))
     else:
         print_table(rows, machine, targets)
+    if args.markdown:
+        command = "manual-backprop bench " + " ".join(shlex.quote(a) for a in argv)
+        with open(args.markdown, "w", encoding="utf-8") as f:
+            f.write(markdown_report(rows, machine, targets, command.strip()))
     missed = any(t["met"] is False for t in targets)
     return 1 if args.strict and missed else 0
 

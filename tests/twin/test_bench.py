@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
+import re
 
 import numpy as np
 import pytest
@@ -38,16 +40,22 @@ def test_json_report_of_the_seed_grid(bench, capsys):
         ([4, 16, 2], "float64"), ([4, 16, 2], "float32")]
     for row in report["results"]:
         for impl in ("manual", "matmuls", "torch_eager"):
-            assert row["seconds"][impl] > 0, f"{impl} not timed"
+            fastest, median = row["seconds"][impl], row["median_seconds"][impl]
+            assert math.isfinite(median) and 0 < fastest <= median, f"{impl}: fastest {fastest}, median {median}"
         assert row["seconds"]["torch_compile"] is None
         assert row["notes"]["torch_compile"] == "skipped (--no-compile)"
-        assert row["memory"]["step_peak_bytes"] >= 0
+        memory = row["memory"]
+        assert all(type(v) is int for v in memory.values()), memory  # bytes, counted by tracemalloc
+        assert memory["step_peak_bytes"] < 1 << 20, memory  # the seed's net: a steady step allocates next to nothing
     measured = [t for t in report["targets"] if t["met"] is not None]
     assert {(t["target"], tuple(t["sizes"]), t["dtype"]) for t in measured} == {
         ("seed net: manual / torch eager", (4, 16, 2), "float64"),
         ("every net: manual / torch eager", (4, 16, 2), "float64"),
         ("every net: manual / torch eager", (4, 16, 2), "float32")}, "only the seed net was in this grid"
-    assert all(t["ratio"] > 0 for t in measured)
+    seconds = {row["dtype"]: row["seconds"] for row in report["results"]}
+    for t in measured:  # each target's ratio is the ratio of the two times reported for its row
+        assert t["ratio"] == seconds[t["dtype"]]["manual"] / seconds[t["dtype"]]["torch_eager"], t
+        assert t["met"] == (t["ratio"] <= t["at_most"]), t
     assert report["machine"]["torch_threads"] >= 1
 
 
@@ -74,3 +82,68 @@ def test_the_matmul_route_is_timed_beside_the_gemm_route_when_asked(bench, capsy
     for row in report["results"]:
         assert row["seconds"]["manual_matmul_route"] > 0, "the np.matmul route not timed"
         assert row["seconds"]["manual"] > 0
+
+
+def _table(lines: list[str], header: str) -> list[list[str]]:
+    """The cells of the Markdown table whose header row starts with ``header`` (separator row left out)."""
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    assert all(set(c) <= set("-:") for c in rows[1]), f"no separator row under {header!r}"
+    return [rows[0]] + rows[2:]
+
+
+def test_markdown_page_of_a_tiny_grid(bench, tmp_path, capsys):
+    page = tmp_path / "figures.md"
+    argv = ["--grid", "seed", "--no-compile", "--repeats", "2", "--min-block", "0.001", "--markdown", str(page)]
+    assert bench.main(argv) == 0
+    printed = capsys.readouterr().out
+    lines = page.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "# Performance figures"
+    # it says which command made it, and when
+    assert f"`manual-backprop bench {' '.join(argv)}`" in lines[2]
+    assert re.search(r" on \d{4}-\d\d-\d\d \d\d:\d\d UTC\.", lines[2]), lines[2]
+
+    machine = dict(row for row in _table(lines, "| machine |")[1:])
+    assert set(machine) == {"CPU", "load average", "NumPy's BLAS", "versions", "manual step"}
+    assert re.fullmatch(r".+, \d+ logical CPUs", machine["CPU"]), machine["CPU"]
+    blas = re.search(r"kernel (\S+), (\d+) threads", machine["NumPy's BLAS"])
+    assert blas and f"kernel {blas[1]}, {blas[2]} threads" in printed, "the page's BLAS is the one printed"
+    for name, version in (("NumPy", np.__version__), ("torch", bench.torch.__version__),
+                          ("manual-backprop", bench.__version__)):
+        assert f"{name} {version}" in machine["versions"]
+
+    header, *rows = _table(lines, "| net |")
+    assert header == list(bench.MARKDOWN_COLUMNS)
+    assert [(r[0], r[1], r[2]) for r in rows] == [("4-16-2", "32", "float64"), ("4-16-2", "32", "float32")]
+    for row in rows:
+        cell = dict(zip(header, row))
+        assert cell["torch compile ms"] == "—" and cell["manual / compile"] == "—", "compile was not run"
+        ms = {k: float(cell[f"{k} ms"]) for k in ("manual", "matmuls", "torch eager")}
+        assert all(math.isfinite(v) and v > 0 for v in ms.values()), ms
+        for other, column in (("matmuls", "manual / matmuls"), ("torch eager", "manual / eager")):
+            # times to 4 significant digits (relative error ≤ 5e-4 each), ratios to 2 decimals
+            expected = ms["manual"] / ms[other]
+            assert abs(float(cell[column]) - expected) <= 0.005 + 1.1e-3 * expected, (column, cell, expected)
+        assert 0 <= float(cell["peak MiB"]) < 1, cell
+
+    targets = _table(lines, "| target |")
+    assert {(r[0], r[1], r[3]) for r in targets[1:]} == {
+        ("seed net: manual / torch eager", "4-16-2", "float64"),
+        ("every net: manual / torch eager", "4-16-2", "float64"),
+        ("every net: manual / torch eager", "4-16-2", "float32")}, "only the targets this grid measured"
+    eager = {r[2]: float(dict(zip(header, r))["manual / eager"]) for r in rows}
+    for r in targets[1:]:
+        assert float(r[4]) == eager[r[3]], "a target's ratio is its row's"
+        assert r[6] == ("met" if float(r[4]) <= float(r[5]) else "missed") or abs(float(r[4]) - float(r[5])) < 0.01
+
+
+def test_markdown_into_a_missing_folder_is_a_usage_error_before_any_timing(bench, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(["--grid", "seed", "--markdown", str(tmp_path / "no" / "figures.md")])
+    assert exit_.value.code == 2
+    assert "--markdown" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
