@@ -4,9 +4,10 @@ A diagnosis is one of these codes, or several joined by ``+`` with no spaces
 (``transposed+activation_derivative``), each keeping its own meaning. The order
 is the order in which a compound code names its causes (shape, sign, constant,
 batch, outputs, then the recomputed mistake), followed by the codes that stand
-alone, those of the other graded parts (forward, loss, SGD step) and of the
-grader's results, then those for a wrong quantity or a misplaced one (each
-combines with a factor or a shape). The documentation's table of codes is rendered from this
+alone, those of the other graded parts (forward, loss, SGD step), of the
+grader's results and of the course kit's autograder (a part graded on its
+own), then those for a wrong quantity or a misplaced one (each combines with a
+factor or a shape). The documentation's table of codes is rendered from this
 dict when the site is built, and a test holds it to what the oracle can emit.
 """
 
@@ -41,6 +42,10 @@ CODES: dict[str, str] = {
     "wrong_type": "The backward or the SGD step returns something other than a dict.",
     "wrong_gradients": "The backward as a graded part: some gradient is wrong (its row names the code).",
     "unexpected_key": "A gradient under a key the net has no parameter for.",
+    "not_defined": "The course kit's autograder: the file defines no function for this part.",
+    "not_implemented": "The course kit's autograder: the part still raises the starter's NotImplementedError.",
+    "raised": "The course kit's autograder: the part raised (the output says what); the other parts are still graded.",
+    "not_graded": "The course kit's autograder: the submission stopped (timed out, crashed) before this case was graded.",
     "swapped_with_<name>": "Another parameter's right gradient (or its transpose) under this key: keys swapped.",
     "returned_parameters": "The parameter's own values where its gradient belongs.",
     "weight_decay": "A penalty's gradient λ·W added to the right one; the line gives λ.",

@@ -105,10 +105,14 @@ CODE_FIELDS = {"code", "diagnosis", "kind"}  # the parameters a code is passed a
 CODE_KEYS = {"code", "diagnosis"}  # the keys it is stored under in a dict (the messages' "kind" is another thing)
 
 
+AUTOGRADER = "torch_ref.course.autograder"  # grades each part on its own, with codes of its own
+
+
 def _oracle_modules():
     for info in pkgutil.iter_modules(manual_backprop.oracle.__path__):
         if info.name != "codes":
             yield importlib.import_module(f"manual_backprop.oracle.{info.name}")
+    yield importlib.import_module(AUTOGRADER)
 
 
 def _parameter_names(callee) -> list[str]:
@@ -164,7 +168,8 @@ def test_the_source_scan_finds_codes_of_every_kind():
     ways = {"missing": "Diagnosis(code)", "wrong_gradients": "PartResult(name, passed, diagnosis)",
             "not_returned": "_failed(name, code, ...)", "bias_missing": "ForwardMistake(label, code, ...)",
             "unexpected_key": '{"diagnosis": ...}', "forward_mistake": "diagnosis.CODES",
-            "lr_missing": "parts.SGD_STEPS"}
+            "lr_missing": "parts.SGD_STEPS", "not_defined": "the autograder's _failed_everywhere(part, cases, code, ...)",
+            "not_graded": "the autograder's PartResult(part, passed, diagnosis)"}
     assert [f"{code} ({way})" for code, way in ways.items() if code not in literal] == []
 
 
