@@ -126,7 +126,7 @@ def _top(t: Tally, meanings: dict) -> str:
             names += f" and {len(ids) - NAMES_LIMIT} more (the CSV lists every one)"
         where = esc(f"{part} {param}".strip())
         items.append(f'<li><b>{where}</b>: <code>{esc(code)}</code> — <span class="top-count">{len(ids)}</span> '
-                     f'{_plural(len(ids))} ({_pct(len(ids), t.submissions)})<br><span class="fix">Fix: '
+                     f'{_plural(len(ids))} ({_pct(len(ids), t.submissions)})<br><span class="fix">What it is: '
                      f'{esc(fix_text(code, meanings))}</span><details><summary>who</summary>{names}</details></li>')
     return '<ol class="top">' + "".join(items) + "</ol>"
 

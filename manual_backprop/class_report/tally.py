@@ -36,7 +36,7 @@ ERROR_KINDS = (
 
 
 def meanings() -> dict:
-    """code -> one line saying what it means and how to fix it, from the oracle's code table when
+    """code -> one line saying what it means, from the oracle's code table when
     this install has one (an empty table otherwise: the code then speaks for itself)."""
     try:
         table = getattr(importlib.import_module("manual_backprop.oracle.codes"), "CODES", {})
@@ -51,7 +51,7 @@ def fix_text(code: str, table: dict) -> str:
         return table[code]
     causes = code.split("+")
     if len(causes) > 1 and any(c in table for c in causes):
-        return "; ".join(f"{c}: {table.get(c, c)}" for c in causes)
+        return " ".join(f"{c}: {table.get(c, c).rstrip('.')}." for c in causes)
     return code
 
 

@@ -81,7 +81,7 @@ def text(t: Tally, meanings: dict, problems: Sequence[str] = ()) -> str:
             where = f"{part} {param}".strip()
             shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
             lines += [f"  {i}. {where}: {code} — {len(ids)} submission{'s' if len(ids) != 1 else ''}",
-                      f"     fix: {fix_text(code, meanings)}", f"     by: {shown}"]
+                      f"     what it is: {fix_text(code, meanings)}", f"     by: {shown}"]
     if t.cases:
         lines += ["", "pass rate of each graded net"]
         rows = [("net", "graded", "passed", "rate", "passed it, failed another")]
