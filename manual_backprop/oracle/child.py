@@ -68,6 +68,7 @@ class Containment:
         if self.user is not None:
             send_warm_up()
             containment.drop_to(self.user)
+        containment.die_with_parent()
         containment.forbid_imports(self.forbid)
 
 

@@ -18,6 +18,8 @@ package), and in the grader for the checks it makes before starting one.
   does not survive is the supervisor itself being killed (by a submission
   running as the grader's user): its orphans then go to the next subreaper
   up, which is the command's grader process (``adopt_orphans``), or init.
+  The worker itself dies with its supervisor (``die_with_parent``), so that
+  it cannot go on to signal the grader it would be handed to.
   Elsewhere (macOS, the BSDs) there is no subreaper: ``sweep`` kills the
   worker's process group only, and a process that calls ``setsid`` escapes.
 - **Another user** (``student_user``, ``drop_to``): as root, the worker
@@ -39,22 +41,45 @@ import sys
 import time
 
 REFERENCE = ("manual_backprop", "torch_ref")  # the grader's packages: forbidden to every submission
-PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PR_SET_CHILD_SUBREAPER = 36
 SWEEP_SECONDS = 10.0  # a sweep that cannot empty the tree in this long (a fork bomb) gives up
 _adopting = False  # True once this process adopts orphans (the command's grader)
 
 
-def become_subreaper() -> bool:
-    """Make this process the one orphaned descendants are re-parented to; False where impossible."""
+def _prctl(option: int, value: int) -> bool:
+    """Linux's prctl(option, value); False where there is none or it fails."""
     if not sys.platform.startswith("linux"):
         return False
     try:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return libc.prctl(option, value, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+def become_subreaper() -> bool:
+    """Make this process the one orphaned descendants are re-parented to; False where impossible."""
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def die_with_parent() -> bool:
+    """Have the kernel SIGKILL this process (the worker) the moment its parent (the supervisor)
+    ends; False where impossible (not Linux).
+
+    Without it, a worker whose code kills its supervisor is handed to the next subreaper up, the
+    command's grader (``adopt_orphans``), and its next ``os.kill(os.getppid(), ...)`` would end the
+    grader itself. Set after ``drop_to``: a change of user clears it. A supervisor already gone
+    when it is set (it cannot be, before student code runs, unless killed from outside) ends the
+    worker here.
+    """
+    parent = os.getppid()
+    armed = _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if armed and os.getppid() != parent:
+        os._exit(1)
+    return armed
 
 
 def children(pid: int) -> dict:

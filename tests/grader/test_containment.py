@@ -112,6 +112,26 @@ def test_a_submission_that_kills_its_supervisor_leaves_nothing_behind(tmp_path):
     assert not processes_of(tmp_path / "kills_and_forks.py"), "a process of the submission outlived grade"
 
 
+def test_a_submission_that_kills_its_supervisor_cannot_go_on_to_kill_the_grader(tmp_path):
+    """Killed, the supervisor's orphans are handed to the command's grader (a subreaper too): the
+    worker must end with its supervisor, or its next os.getppid() names the grader."""
+    (tmp_path / "kills_up.py").write_text(
+        "import os, signal, time\n"
+        "def backward(params, I, Y):\n"
+        "    first = os.getppid()\n"
+        "    os.kill(first, signal.SIGKILL)\n"
+        "    deadline = time.monotonic() + 5\n"
+        "    while os.getppid() == first and time.monotonic() < deadline:\n"
+        "        time.sleep(0.001)\n"
+        "    os.kill(os.getppid(), signal.SIGKILL)  # whoever it was handed to\n"
+        "    return {k: v * 0 for k, v in params.items()}\n")
+    result = grade(tmp_path / "kills_up.py", "--format", "json", *FD)
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    [s] = json.loads(result.stdout)["submissions"]
+    assert "its parent process (the grader's supervisor) was killed by signal SIGKILL" in s["error"]
+    assert not processes_of(tmp_path / "kills_up.py"), "a process of the submission outlived grade"
+
+
 # -- the results are the grader's alone ------------------------------------------------------------
 
 def test_the_output_is_replaced_whole_by_a_rename_in_its_folder(tmp_path):
