@@ -65,11 +65,15 @@ class Containment:
         self.user, self.forbid = (tuple(user) if user else None), tuple(forbid)
 
     def enter(self) -> None:
+        """Whatever may import runs before the change of user, who may not read the standard library
+        (a Python under /root): Python 3.13's invalidate_caches, in forbid_imports, imports
+        importlib.metadata. die_with_parent comes after it, as a change of user clears it."""
         if self.user is not None:
             send_warm_up()
+        containment.forbid_imports(self.forbid)
+        if self.user is not None:
             containment.drop_to(self.user)
         containment.die_with_parent()
-        containment.forbid_imports(self.forbid)
 
 
 def send_warm_up() -> None:

@@ -56,7 +56,7 @@ def _prctl(option: int, value: int) -> bool:
 
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(option, value, 0, 0, 0) == 0
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):  # ImportError: ctypes unreadable to the user dropped to
         return False
 
 
