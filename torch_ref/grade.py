@@ -110,8 +110,10 @@ def _positive(kind, zero: bool = False):
     return parse
 
 
-def _check(reference: str) -> CachedCheck:
-    """The cached checker against ``reference``; autograd's imports torch, in the background."""
+def reference_check(reference: str) -> CachedCheck:
+    """The cached checker against ``reference`` ("autograd" or "finite_differences"); autograd's
+    imports torch, in the background; UsageError where torch is missing. The course kit's
+    autograder uses it too."""
     if reference == "finite_differences":
         return CachedCheck(numerical_grads, "finite differences", finite_difference_tolerance)
     if importlib.util.find_spec("torch") is None:
@@ -144,7 +146,7 @@ def _usage_checks(args) -> tuple:
     check_containment(args.forbid, args.user)
     paths = shard(find_submissions(args.submissions), args.shard)
     cases = DEFAULT_CASES if args.seed is None else draw_cases(args.seed)
-    return paths, cases, _check(args.reference)
+    return paths, cases, reference_check(args.reference)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

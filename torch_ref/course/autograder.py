@@ -43,7 +43,6 @@ error gives score 0 and says what failed. torch is imported only for
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import sys
@@ -54,17 +53,16 @@ from pathlib import Path
 from typing import Optional
 
 from manual_backprop import __version__
-from manual_backprop.oracle.batch import CachedCheck, Submission, finite_difference_tolerance
+from manual_backprop.oracle.batch import Submission
 from manual_backprop.oracle.cases import DEFAULT_CASES, CaseResult, grade
-from manual_backprop.oracle.finite_differences import numerical_grads
 from manual_backprop.oracle.formats import as_json
 from manual_backprop.oracle.graded import GRADED_PARTS
 from manual_backprop.oracle.hidden import draw_cases
 from manual_backprop.oracle.isolation import Child, Limits
 from manual_backprop.oracle.parts import PartResult
 from manual_backprop.oracle.proxies import StudentCodeError
-from manual_backprop.oracle.tolerances import tolerance_for
 
+from ..grade import reference_check
 from .config import Config
 
 ROOT_VARIABLE = "AUTOGRADER_ROOT"
@@ -96,14 +94,6 @@ def find_submission(folder: Path, name: str) -> tuple[Optional[Path], str]:
                                                            "the submission has no .py or .ipynb file")
 
 
-def checker(reference: str) -> CachedCheck:
-    if reference == "autograd":
-        from torch_ref.autograd import autograd_grads  # imports torch
-
-        return CachedCheck(autograd_grads, "autograd", lambda net: tolerance_for(net.dtype))
-    return CachedCheck(numerical_grads, "finite differences", finite_difference_tolerance)
-
-
 def containment(config: Config) -> tuple[dict, str]:
     """(the config's ``forbid`` and ``user`` as the grader's child takes them, only those that are set;
     a note). The reference's own packages are refused to every submission whatever the config says.
@@ -116,10 +106,6 @@ def containment(config: Config) -> tuple[dict, str]:
     elif config.user:
         note = (f"student code ran as this process's user: the config's user {config.user!r} applies "
                 f"only where the autograder runs as root, as on Gradescope")
-    missing = sorted(set(given) - set(inspect.signature(Child.spawn).parameters))
-    if missing:
-        raise RuntimeError(f"this version of the grader cannot apply the config's {missing}; "
-                           f"leave them empty or use a version whose grade command has --forbid and --user")
     return given, note
 
 
@@ -148,7 +134,7 @@ def grade_submission(path: Path, config: Config, groups: list, contained: dict) 
     current, mark = groups[0], 0
     try:
         defines = child.loaded()["defines"]
-        check = checker(config.reference)
+        check = reference_check(config.reference)
         for group in groups:
             if group is not current:  # the first group's output includes what loading the file printed
                 current, mark = group, child.printed()
